@@ -1,0 +1,81 @@
+//! Command line and environment settings (clap): every flag can also be set by environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "kopa", version, about = "Kopa: an open registry API for social-integration projects")]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API (the default). Applies migrations and, on an empty registry, loads the seeds.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Load the seed files (idempotent: records are matched by natural keys).
+    Seed(SeedArgs),
+    /// Print the OpenAPI document to stdout.
+    Openapi,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL URL. Without it, Kopa runs a private PostgreSQL cluster under --data-dir.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Directory of the embedded PostgreSQL cluster (used only without DATABASE_URL).
+    #[arg(long, env = "KOPA_DATA_DIR", default_value = ".kopa")]
+    pub data_dir: PathBuf,
+    /// Maximum number of pooled database connections.
+    #[arg(long, env = "KOPA_POOL_SIZE", default_value_t = 16)]
+    pub pool_size: usize,
+    /// How long a request waits for a database connection before failing with 503 (milliseconds).
+    #[arg(long, env = "KOPA_POOL_TIMEOUT_MS", default_value_t = 2000)]
+    pub pool_timeout_ms: u64,
+}
+
+impl DatabaseArgs {
+    pub fn pool_timeout(&self) -> Duration {
+        Duration::from_millis(self.pool_timeout_ms)
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Address to listen on.
+    #[arg(long, env = "KOPA_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// HTTP worker threads (default: one per CPU core).
+    #[arg(long, env = "KOPA_WORKERS")]
+    pub workers: Option<usize>,
+    /// Log filter, e.g. `info` or `kopa=debug,actix_web=info`.
+    #[arg(long, env = "KOPA_LOG", default_value = "info")]
+    pub log: String,
+    /// Do not load the seed data into an empty registry at start-up.
+    #[arg(long, env = "KOPA_NO_SEED")]
+    pub no_seed: bool,
+    /// Directory of the seed files.
+    #[arg(long, env = "KOPA_SEEDS_DIR", default_value = "seeds")]
+    pub seeds_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Directory of the seed files.
+    #[arg(long, env = "KOPA_SEEDS_DIR", default_value = "seeds")]
+    pub seeds_dir: PathBuf,
+}

@@ -1,0 +1,81 @@
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use kopa::config::{Cli, Command, DatabaseArgs, ServeArgs};
+use kopa::embedded::EmbeddedPostgres;
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Openapi) => {
+            println!("{}", kopa::app::spec().to_pretty_json()?);
+            Ok(())
+        }
+        Some(Command::Migrate(db)) => {
+            init_tracing("info");
+            with_database(&db, |url| async move {
+                let applied = kopa::db::migrate(&url).await?;
+                tracing::info!(count = applied.len(), "migrations applied");
+                Ok(())
+            })
+        }
+        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Seed(_)) => anyhow::bail!("seeding arrives with the seed loader"),
+        None => serve(cli.serve),
+    }
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+/// Runs `work` against `DATABASE_URL`, or against the embedded cluster, which is started first
+/// and stopped cleanly afterwards whatever `work` returned.
+fn with_database<F, Fut>(db: &DatabaseArgs, work: F) -> Result<()>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let embedded = match &db.database_url {
+        Some(_) => None,
+        None => Some(EmbeddedPostgres::start(&db.data_dir, false)?),
+    };
+    let result = actix_web::rt::System::new().block_on(async {
+        let url = match (&db.database_url, &embedded) {
+            (Some(url), _) => url.clone(),
+            (None, Some(pg)) => {
+                kopa::db::ensure_database(&pg.url("postgres"), "kopa").await?;
+                tracing::info!(port = pg.port, data_dir = %db.data_dir.display(), "embedded PostgreSQL running");
+                pg.url("kopa")
+            }
+            (None, None) => unreachable!("either a URL or an embedded cluster"),
+        };
+        work(url).await
+    });
+    if let Some(pg) = embedded {
+        tracing::info!("stopping the embedded PostgreSQL");
+        pg.stop().context("stopping the embedded PostgreSQL")?;
+    }
+    result
+}
+
+fn serve(args: ServeArgs) -> Result<()> {
+    init_tracing(&args.log);
+    let (pool_size, pool_timeout) = (args.database.pool_size, args.database.pool_timeout());
+    with_database(&args.database, |url| async move {
+        kopa::db::migrate(&url).await?;
+        let pool = kopa::db::pool(&url, pool_size, pool_timeout)?;
+        let state = actix_web::web::Data::new(kopa::app::AppState { pool });
+        let mut server = actix_web::HttpServer::new(move || kopa::app::build(state.clone()))
+            .bind(args.bind)
+            .with_context(|| format!("cannot listen on {}", args.bind))?
+            .shutdown_timeout(10);
+        if let Some(workers) = args.workers {
+            server = server.workers(workers);
+        }
+        tracing::info!("Kopa listening on http://{} (docs at /docs)", args.bind);
+        server.run().await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,149 @@
+//! The OpenAPI 3.1 document: the base (info, tags, shared schemas) plus a finishing pass that
+//! adds the problem responses every operation can give, so each handler declares only its own.
+
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr};
+use utoipa::OpenApi as _;
+
+use crate::error::{FieldError, Problem};
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Kopa",
+        description = "Open registry of civil-society and social-integration projects: who runs, funds and \
+partners in them, what they do and the outcome numbers they achieve.\n\n\
+Conventions: JSON bodies with `snake_case` fields; UUID v7 ids; RFC 3339 timestamps in UTC; dates as `YYYY-MM-DD`. \
+Every record has `id`, `created_at`, `updated_at` and `version` (+1 on every change). Single reads return a strong \
+`ETag` (`If-None-Match` gives 304); `PATCH` and `DELETE` accept `If-Match` and answer 412 when it is stale. \
+`PATCH` bodies are JSON Merge Patch (RFC 7396). Unknown body fields and unknown query parameters are rejected, \
+never ignored. Lists use keyset pagination: `limit` (1-200, default 50) and the opaque `cursor` from the previous \
+page's `next_cursor` (also given as a `Link: <...>; rel=\"next\"` header).\n\n\
+Errors are RFC 9457 `application/problem+json`. 400: malformed request (bad JSON syntax, bad or unknown query \
+parameter). 404: no such resource (a malformed id in a path is also a 404). 405: method not supported on the path \
+(`Allow` lists the supported ones). 409: conflicts with stored data (unique keys, references). 412: stale `If-Match`. \
+413: body too large. 415: wrong `Content-Type`. 422: well-formed body that breaks a rule; `errors` lists every \
+broken rule with its field path (e.g. `funding[1].share_percent`). 5xx bodies carry only a `request_id`.",
+        license(name = "MIT", identifier = "MIT"),
+        version = env!("CARGO_PKG_VERSION"),
+    ),
+    tags(
+        (name = "organisations", description = "Bodies that run, fund, administer or partner in projects"),
+        (name = "programmes", description = "Funding programmes and instruments"),
+        (name = "projects", description = "Funded undertakings, with their funding lines"),
+        (name = "partners", description = "Organisations taking part in a project, with their role"),
+        (name = "activities", description = "What a project does: courses, events, meetings, research..."),
+        (name = "indicators", description = "Catalogue of outcome-number kinds, so numbers add up across projects"),
+        (name = "metrics", description = "Outcome numbers: indicator x project (x activity) x period (x target group)"),
+        (name = "vocabularies", description = "Controlled vocabularies with labels"),
+    ),
+    components(schemas(Problem, FieldError))
+)]
+struct ApiDoc;
+
+pub fn base() -> OpenApi {
+    ApiDoc::openapi()
+}
+
+fn problem(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+        )
+        .build()
+}
+
+const STANDARD: [(&str, &str, &str); 7] = [
+    ("400", "BadRequest", "Malformed request: bad JSON syntax, or a bad or unknown query parameter"),
+    ("404", "NotFound", "No such resource"),
+    ("413", "PayloadTooLarge", "Request body too large"),
+    ("415", "UnsupportedMediaType", "Wrong Content-Type for the request body"),
+    ("422", "ValidationFailed", "The body breaks a rule; `errors` names every offending field"),
+    ("500", "InternalError", "Unexpected error; the body carries only a request id"),
+    ("503", "Unavailable", "The database is unreachable; retry after `Retry-After` seconds"),
+];
+
+/// Adds the shared problem responses to every operation, as references to components.
+pub fn finish(mut spec: OpenApi) -> OpenApi {
+    let components = spec.components.get_or_insert_with(Default::default);
+    for (_, name, description) in STANDARD {
+        components.responses.insert(name.to_owned(), RefOr::T(problem(description)));
+    }
+    for (path, item) in spec.paths.paths.iter_mut() {
+        let has_path_params = path.contains('{');
+        for operation in operations(item) {
+            let has_body = operation.request_body.is_some();
+            for (status, name, _) in STANDARD {
+                let applies = match status {
+                    "404" => has_path_params,
+                    "413" | "415" | "422" => has_body,
+                    _ => true,
+                };
+                if applies {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| RefOr::Ref(Ref::new(format!("#/components/responses/{name}"))));
+                }
+            }
+        }
+    }
+    spec
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch, &mut item.head, &mut item.options]
+        .into_iter()
+        .filter_map(Option::as_mut)
+}
+
+/// Paths and methods from the spec, to tell 404 from 405 for requests no route took.
+pub struct RouteTable(Vec<(Vec<String>, Vec<&'static str>)>);
+
+impl RouteTable {
+    pub fn new(spec: &OpenApi) -> Self {
+        let mut routes: Vec<(Vec<String>, Vec<&'static str>)> = spec
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let segments = path.split('/').map(str::to_owned).collect();
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(m, present)| present.then_some(m))
+                .collect();
+                (segments, methods)
+            })
+            .collect();
+        for fixed in ["/openapi.json", "/docs", "/docs/"] {
+            routes.push((fixed.split('/').map(str::to_owned).collect(), vec!["GET"]));
+        }
+        RouteTable(routes)
+    }
+
+    pub fn allowed_methods(&self, path: &str) -> Vec<&'static str> {
+        let wanted: Vec<&str> = path.split('/').collect();
+        let mut allowed: Vec<&'static str> = self
+            .0
+            .iter()
+            .filter(|(segments, _)| {
+                segments.len() == wanted.len()
+                    && segments.iter().zip(&wanted).all(|(s, w)| s == w || (s.starts_with('{') && !w.is_empty()))
+            })
+            .flat_map(|(_, methods)| methods.iter().copied())
+            .collect();
+        allowed.sort_unstable();
+        allowed.dedup();
+        allowed
+    }
+}

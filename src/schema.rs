@@ -1,0 +1,181 @@
+//! Diesel table definitions, matching `migrations/` (what `diesel print-schema` would write).
+
+diesel::table! {
+    organisations (id) {
+        id -> Uuid,
+        name -> Text,
+        short_name -> Nullable<Text>,
+        kind -> Text,
+        country -> Nullable<Text>,
+        registration_number -> Nullable<Text>,
+        website -> Nullable<Text>,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        description -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    programmes (id) {
+        id -> Uuid,
+        name -> Text,
+        short_name -> Nullable<Text>,
+        code -> Nullable<Text>,
+        description -> Nullable<Text>,
+        funder_id -> Nullable<Uuid>,
+        administrator_id -> Nullable<Uuid>,
+        start_date -> Nullable<Date>,
+        end_date -> Nullable<Date>,
+        website -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    projects (id) {
+        id -> Uuid,
+        reference -> Nullable<Text>,
+        title -> Text,
+        title_en -> Nullable<Text>,
+        summary -> Nullable<Text>,
+        aim -> Nullable<Text>,
+        problem -> Nullable<Text>,
+        objectives -> Array<Text>,
+        status -> Text,
+        lead_organisation_id -> Uuid,
+        programme_id -> Nullable<Uuid>,
+        start_date -> Nullable<Date>,
+        end_date -> Nullable<Date>,
+        date_precision -> Text,
+        places -> Array<Text>,
+        regions -> Array<Text>,
+        target_groups -> Array<Text>,
+        total_budget -> Nullable<Numeric>,
+        currency -> Nullable<Text>,
+        website -> Nullable<Text>,
+        contact_name -> Nullable<Text>,
+        contact_email -> Nullable<Text>,
+        contact_phone -> Nullable<Text>,
+        source_document -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    project_funding (id) {
+        id -> Uuid,
+        project_id -> Uuid,
+        position -> Int4,
+        programme_id -> Nullable<Uuid>,
+        funder_id -> Nullable<Uuid>,
+        share_percent -> Nullable<Numeric>,
+        amount -> Nullable<Numeric>,
+        currency -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    project_partners (id) {
+        id -> Uuid,
+        project_id -> Uuid,
+        organisation_id -> Uuid,
+        role -> Text,
+        description -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    activities (id) {
+        id -> Uuid,
+        project_id -> Uuid,
+        title -> Text,
+        kind -> Text,
+        description -> Nullable<Text>,
+        start_date -> Nullable<Date>,
+        end_date -> Nullable<Date>,
+        place -> Nullable<Text>,
+        region -> Nullable<Text>,
+        participants -> Nullable<Int4>,
+        target_groups -> Array<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    indicators (id) {
+        id -> Uuid,
+        code -> Text,
+        name -> Text,
+        name_lv -> Nullable<Text>,
+        description -> Nullable<Text>,
+        unit -> Text,
+        aggregation -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    metric_values (id) {
+        id -> Uuid,
+        project_id -> Uuid,
+        indicator_id -> Uuid,
+        activity_id -> Nullable<Uuid>,
+        period_start -> Nullable<Date>,
+        period_end -> Nullable<Date>,
+        target_group -> Nullable<Text>,
+        kind -> Text,
+        value -> Numeric,
+        note -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    metric_revisions (id) {
+        id -> Int8,
+        metric_value_id -> Uuid,
+        project_id -> Uuid,
+        op -> Text,
+        version -> Int4,
+        old_value -> Nullable<Numeric>,
+        new_value -> Nullable<Numeric>,
+        api_key_id -> Nullable<Uuid>,
+        organisation_id -> Nullable<Uuid>,
+        changed_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(project_funding -> projects (project_id));
+diesel::joinable!(project_partners -> projects (project_id));
+diesel::joinable!(project_partners -> organisations (organisation_id));
+diesel::joinable!(activities -> projects (project_id));
+diesel::joinable!(metric_values -> projects (project_id));
+diesel::joinable!(metric_values -> indicators (indicator_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    organisations,
+    programmes,
+    projects,
+    project_funding,
+    project_partners,
+    activities,
+    indicators,
+    metric_values,
+    metric_revisions,
+);

@@ -1,0 +1,90 @@
+//! Domain rules shared by the input types, beyond what `validator`'s built-ins express.
+
+use validator::{Validate, ValidationError};
+
+use crate::error::{validation_errors, ApiError, ApiResult};
+
+/// Runs `validator` and turns its errors into a 422 naming every field.
+pub fn validate<T: Validate>(input: &T) -> ApiResult<()> {
+    input.validate().map_err(|e| ApiError::Validation(validation_errors(&e)))
+}
+
+fn error(code: &'static str, message: &'static str) -> ValidationError {
+    ValidationError::new(code).with_message(message.into())
+}
+
+/// ISO 3166-1 alpha-2 country code, upper case.
+pub fn country(value: &str) -> Result<(), ValidationError> {
+    if value.len() == 2 && value.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(())
+    } else {
+        Err(error("invalid", "must be an ISO 3166-1 alpha-2 code in upper case, e.g. LV"))
+    }
+}
+
+/// ISO 4217 currency code, upper case.
+pub fn currency(value: &str) -> Result<(), ValidationError> {
+    if value.len() == 3 && value.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(())
+    } else {
+        Err(error("invalid", "must be an ISO 4217 currency code in upper case, e.g. EUR"))
+    }
+}
+
+/// A phone number as printed: digits, spaces, and `+ - ( ) .`, with at least five digits.
+pub fn phone(value: &str) -> Result<(), ValidationError> {
+    let allowed = value.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    if allowed && value.chars().filter(char::is_ascii_digit).count() >= 5 {
+        Ok(())
+    } else {
+        Err(error("invalid", "must be a phone number (digits, spaces and + - ( ) .)"))
+    }
+}
+
+/// An absolute http(s) URL.
+pub fn web_url(value: &str) -> Result<(), ValidationError> {
+    let ok = (value.starts_with("https://") || value.starts_with("http://"))
+        && validator::ValidateUrl::validate_url(&value)
+        && !value.contains(char::is_whitespace);
+    if ok {
+        Ok(())
+    } else {
+        Err(error("url", "must be an absolute http(s) URL"))
+    }
+}
+
+/// A vocabulary code or identifier-like code: lower case letters, digits and `_`.
+pub fn code(value: &str) -> Result<(), ValidationError> {
+    let mut chars = value.chars();
+    let ok = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && value.len() <= 64
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(error("invalid", "must be a code of lower-case letters, digits and _ (at most 64)"))
+    }
+}
+
+/// Text that is not blank and has no leading or trailing whitespace.
+pub fn trimmed(value: &str) -> Result<(), ValidationError> {
+    if value.trim().is_empty() {
+        Err(error("blank", "must not be blank"))
+    } else if value.trim() != value {
+        Err(error("untrimmed", "must not start or end with whitespace"))
+    } else {
+        Ok(())
+    }
+}
+
+/// `end` is not before `start` when both are known.
+pub fn period<T: PartialOrd>(start: Option<&T>, end: Option<&T>, end_field: &'static str) -> Result<(), ValidationError> {
+    match (start, end) {
+        (Some(s), Some(e)) if e < s => {
+            let mut err = error("period", "the period must not end before it starts");
+            err.add_param("field".into(), &end_field);
+            Err(err)
+        }
+        _ => Ok(()),
+    }
+}
