@@ -12,7 +12,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::db::{DbConn, DbPool};
 use crate::error::{ApiError, ApiResult};
-use crate::{openapi, organisations, request_context};
+use crate::{activities, indicators, metrics, openapi, organisations, partners, programmes, projects, request_context, vocabularies};
 
 pub struct AppState {
     pub pool: DbPool,
@@ -26,7 +26,14 @@ impl AppState {
 
 /// Every versioned route. Shared by the server and by spec generation so the two cannot differ.
 fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.configure(organisations::configure);
+    cfg.configure(organisations::configure)
+        .configure(programmes::configure)
+        .configure(projects::configure)
+        .configure(partners::configure)
+        .configure(activities::configure)
+        .configure(metrics::configure)
+        .configure(indicators::configure)
+        .configure(vocabularies::configure);
 }
 
 fn collect<T>(app: utoipa_actix_web::UtoipaApp<T>) -> (App<T>, OpenApi)

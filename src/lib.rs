@@ -4,15 +4,24 @@
 //! shared plumbing is `app` (routing), `error` (problem+json), `http` (extractors, ETags),
 //! `pagination` (keyset cursors), `db` (pool, migrations) and `embedded` (private PostgreSQL).
 
+pub mod activities;
 pub mod app;
 pub mod config;
 pub mod db;
+pub mod decimal;
 pub mod embedded;
 pub mod error;
 pub mod http;
+pub mod indicators;
+pub mod metrics;
 pub mod openapi;
 pub mod organisations;
 pub mod pagination;
+pub mod partners;
+pub mod programmes;
+pub mod projects;
 pub mod request_context;
 pub mod schema;
+pub mod text_enum;
 pub mod validation;
+pub mod vocabularies;

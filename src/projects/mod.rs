@@ -1,0 +1,805 @@
+//! Projects: funded undertakings with a reference number, period, aims, target groups,
+//! locations, a lead organisation, funding lines and a (private) contact.
+
+use std::collections::HashMap;
+
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
+use bigdecimal::BigDecimal;
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::{Validate, ValidationError};
+
+use crate::app::AppState;
+use crate::decimal;
+use crate::error::{ApiError, ApiResult};
+use crate::http::{self, IfMatch, Json, MergePatch, NoParams, Query};
+use crate::pagination::{self, Page};
+use crate::schema::{project_funding, project_partners, projects};
+use crate::validation;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_projects)
+        .service(create_project)
+        .service(find_project)
+        .service(update_project)
+        .service(delete_project);
+}
+
+crate::text_enum! {
+    /// Lifecycle of a project. `draft` records are not yet published.
+    ProjectStatus { Draft => "draft", Planned => "planned", Active => "active", Completed => "completed", Cancelled => "cancelled" }
+}
+
+crate::text_enum! {
+    /// How precise `start_date`/`end_date` are: `month` means the source gives only months (the
+    /// dates are then the first and last day of those months), `year` only years.
+    DatePrecision { Day => "day", Month => "month", Year => "year" }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = projects, check_for_backend(diesel::pg::Pg))]
+pub struct ProjectRow {
+    pub id: Uuid,
+    pub reference: Option<String>,
+    pub title: String,
+    pub title_en: Option<String>,
+    pub summary: Option<String>,
+    pub aim: Option<String>,
+    pub problem: Option<String>,
+    pub objectives: Vec<String>,
+    pub status: ProjectStatus,
+    pub lead_organisation_id: Uuid,
+    pub programme_id: Option<Uuid>,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    pub date_precision: DatePrecision,
+    pub places: Vec<String>,
+    pub regions: Vec<String>,
+    pub target_groups: Vec<String>,
+    pub total_budget: Option<BigDecimal>,
+    pub currency: Option<String>,
+    pub website: Option<String>,
+    pub contact_name: Option<String>,
+    pub contact_email: Option<String>,
+    pub contact_phone: Option<String>,
+    pub source_document: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = project_funding, check_for_backend(diesel::pg::Pg))]
+pub struct FundingRow {
+    pub project_id: Uuid,
+    pub programme_id: Option<Uuid>,
+    pub funder_id: Option<Uuid>,
+    pub share_percent: Option<BigDecimal>,
+    pub amount: Option<BigDecimal>,
+    pub currency: Option<String>,
+}
+
+/// The person to contact about a project. Personal data: stored, never shown to anonymous
+/// readers (only keys with `read:private` on the project will see it, once API keys exist).
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    /// Full name.
+    #[validate(length(min = 1, max = 200), custom(function = "validation::trimmed"))]
+    #[schema(min_length = 1, max_length = 200, example = "Kristīne Liepiņa")]
+    pub name: Option<String>,
+    /// Email address.
+    #[validate(length(max = 254), email)]
+    #[schema(max_length = 254, format = Email, example = "kristine@iic.lv")]
+    pub email: Option<String>,
+    /// Phone number.
+    #[validate(length(max = 50), custom(function = "validation::phone"))]
+    #[schema(max_length = 50, example = "65235635")]
+    pub phone: Option<String>,
+}
+
+/// One funding line: who pays which share (and amount) of the project.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[validate(schema(function = "funding_line"))]
+pub struct Funding {
+    /// The programme or fund the money comes through.
+    #[schema(example = "0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7d")]
+    pub programme_id: Option<Uuid>,
+    /// The organisation paying (when not implied by the programme).
+    #[schema(example = "0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b")]
+    pub funder_id: Option<Uuid>,
+    /// Share of the project's cost, in percent (0-100, at most 2 decimals). Shares of one project
+    /// add up to at most 100.
+    #[validate(range(min = 0.0, max = 100.0))]
+    #[schema(minimum = 0, maximum = 100, multiple_of = 0.01, example = 92.07)]
+    pub share_percent: Option<f64>,
+    /// Amount as a decimal string.
+    #[validate(custom(function = "decimal::money"))]
+    #[schema(pattern = "^[0-9]{1,14}(\\.[0-9]{1,2})?$", example = "45000.00")]
+    pub amount: Option<String>,
+    /// ISO 4217 currency of `amount` (required with it).
+    #[validate(custom(function = "validation::currency"))]
+    #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
+    pub currency: Option<String>,
+}
+
+fn funding_line(line: &Funding) -> Result<(), ValidationError> {
+    let blame = |field: &'static str, code: &'static str, message: &'static str| {
+        let mut err = ValidationError::new(code).with_message(message.into());
+        err.add_param("field".into(), &field);
+        Err(err)
+    };
+    if line.programme_id.is_none() && line.funder_id.is_none() {
+        return blame("programme_id", "required", "a funding line names a programme_id or a funder_id");
+    }
+    if line.amount.is_some() != line.currency.is_some() {
+        return blame("currency", "required", "amount and currency go together");
+    }
+    if line.share_percent.is_some_and(|s| !decimal::has_at_most_decimals(s, 2)) {
+        return blame("share_percent", "invalid", "share_percent has at most 2 decimals");
+    }
+    Ok(())
+}
+
+/// The writable fields of a project (create body; PATCH merges into it).
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[validate(schema(function = "project_rules"))]
+pub struct ProjectInput {
+    /// Reference number given by the funder (unique).
+    #[validate(length(min = 1, max = 100), custom(function = "validation::trimmed"))]
+    #[schema(min_length = 1, max_length = 100, example = "1DP/1.5.2.2.2/12/APIA/SIF/176")]
+    pub reference: Option<String>,
+    /// Title in the original language.
+    #[validate(length(min = 1, max = 500), custom(function = "validation::trimmed"))]
+    #[schema(min_length = 1, max_length = 500, example = "Koalīcija mazākumtautību politiskai līdzdalībai valsts sektorā")]
+    pub title: String,
+    /// English title.
+    #[validate(length(min = 1, max = 500), custom(function = "validation::trimmed"))]
+    #[schema(min_length = 1, max_length = 500, example = "Coalition for minority political participation in the public sector")]
+    pub title_en: Option<String>,
+    /// Short English summary.
+    #[validate(length(max = 5000))]
+    #[schema(max_length = 5000, example = "Builds a coalition of minority NGOs to take part in policy making.")]
+    pub summary: Option<String>,
+    /// The project's aim, as stated by it.
+    #[validate(length(max = 5000))]
+    #[schema(max_length = 5000, example = "stiprināt mazākumtautību un citu NVO kapacitāti")]
+    pub aim: Option<String>,
+    /// The problem the project addresses.
+    #[validate(length(max = 5000))]
+    #[schema(max_length = 5000, example = "demokrātiskas, saliedētas un pilsoniskas sabiedrības veidošana")]
+    pub problem: Option<String>,
+    /// Objectives, in order (at most 50, each at most 2000 characters).
+    #[serde(default)]
+    #[validate(length(max = 50), custom(function = "texts_2000"))]
+    #[schema(max_items = 50, example = json!(["izveidot koalīciju mazākumtautību NVO pārstāvniecībai"]))]
+    pub objectives: Vec<String>,
+    /// Lifecycle status.
+    pub status: ProjectStatus,
+    /// The organisation that runs the project.
+    #[schema(example = "0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b")]
+    pub lead_organisation_id: Uuid,
+    /// The main programme the project is funded under.
+    #[schema(example = "0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7d")]
+    pub programme_id: Option<Uuid>,
+    /// First day of the project.
+    #[schema(example = "2012-09-01")]
+    pub start_date: Option<NaiveDate>,
+    /// Last day of the project (not before `start_date`).
+    #[schema(example = "2013-08-31")]
+    pub end_date: Option<NaiveDate>,
+    /// Precision of the dates; default `day`.
+    #[serde(default = "default_precision")]
+    pub date_precision: DatePrecision,
+    /// Places where the project works, as named in the source.
+    #[serde(default)]
+    #[validate(length(max = 100), custom(function = "texts_300"))]
+    #[schema(max_items = 100, example = json!(["Daugavpils", "Ilūkstes novads"]))]
+    pub places: Vec<String>,
+    /// Region codes (`/v1/vocabularies/regions`).
+    #[serde(default)]
+    #[validate(length(max = 20), custom(function = "codes"))]
+    #[schema(max_items = 20, example = json!(["latgale"]))]
+    pub regions: Vec<String>,
+    /// Target group codes (`/v1/vocabularies/target_groups`).
+    #[serde(default)]
+    #[validate(length(max = 30), custom(function = "codes"))]
+    #[schema(max_items = 30, example = json!(["seniors", "youth"]))]
+    pub target_groups: Vec<String>,
+    /// Total budget as a decimal string.
+    #[validate(custom(function = "decimal::money"))]
+    #[schema(pattern = "^[0-9]{1,14}(\\.[0-9]{1,2})?$", example = "48875.00")]
+    pub total_budget: Option<String>,
+    /// ISO 4217 currency of `total_budget` (required with it).
+    #[validate(custom(function = "validation::currency"))]
+    #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
+    pub currency: Option<String>,
+    /// Project website.
+    #[validate(length(max = 500), custom(function = "validation::web_url"))]
+    #[schema(max_length = 500, example = "https://www.iic.lv")]
+    pub website: Option<String>,
+    /// Contact person (personal data: never shown to anonymous readers).
+    #[validate(nested)]
+    pub contact: Option<Contact>,
+    /// Which source document the record was taken from, if any.
+    #[validate(length(max = 200))]
+    #[schema(max_length = 200, example = "003_6a0a2d907bb83948.txt")]
+    pub source_document: Option<String>,
+    /// Funding lines (replaced as a whole on PATCH).
+    #[serde(default)]
+    #[validate(length(max = 20), nested)]
+    #[schema(max_items = 20)]
+    pub funding: Vec<Funding>,
+}
+
+fn default_precision() -> DatePrecision {
+    DatePrecision::Day
+}
+
+fn texts(values: &[String], max: usize) -> Result<(), ValidationError> {
+    if values.iter().any(|v| v.trim().is_empty() || v.chars().count() > max) {
+        let mut err = ValidationError::new("length").with_message(format!("each entry must be 1 to {max} characters").into());
+        err.add_param("max".into(), &max);
+        return Err(err);
+    }
+    Ok(())
+}
+
+fn texts_2000(values: &[String]) -> Result<(), ValidationError> {
+    texts(values, 2000)
+}
+
+fn texts_300(values: &[String]) -> Result<(), ValidationError> {
+    texts(values, 300)
+}
+
+fn codes(values: &[String]) -> Result<(), ValidationError> {
+    values.iter().try_for_each(|v| validation::code(v))?;
+    let mut unique = values.to_vec();
+    unique.sort();
+    unique.dedup();
+    if unique.len() != values.len() {
+        return Err(ValidationError::new("duplicate").with_message("codes must not repeat".into()));
+    }
+    Ok(())
+}
+
+fn project_rules(input: &ProjectInput) -> Result<(), ValidationError> {
+    validation::period(input.start_date.as_ref(), input.end_date.as_ref(), "end_date")?;
+    if input.total_budget.is_some() != input.currency.is_some() {
+        let mut err = ValidationError::new("required").with_message("total_budget and currency go together".into());
+        err.add_param("field".into(), &"currency");
+        return Err(err);
+    }
+    let total: f64 = input.funding.iter().filter_map(|f| f.share_percent).sum();
+    if total > 100.0 + 1e-9 {
+        let mut err = ValidationError::new("out_of_range").with_message(format!("funding shares add up to {total} percent, more than 100").into());
+        err.add_param("field".into(), &"funding");
+        return Err(err);
+    }
+    Ok(())
+}
+
+/// The stored columns of a project, from its input.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = projects, treat_none_as_null = true)]
+struct ProjectForm {
+    reference: Option<String>,
+    title: String,
+    title_en: Option<String>,
+    summary: Option<String>,
+    aim: Option<String>,
+    problem: Option<String>,
+    objectives: Vec<String>,
+    status: ProjectStatus,
+    lead_organisation_id: Uuid,
+    programme_id: Option<Uuid>,
+    start_date: Option<NaiveDate>,
+    end_date: Option<NaiveDate>,
+    date_precision: DatePrecision,
+    places: Vec<String>,
+    regions: Vec<String>,
+    target_groups: Vec<String>,
+    total_budget: Option<BigDecimal>,
+    currency: Option<String>,
+    website: Option<String>,
+    contact_name: Option<String>,
+    contact_email: Option<String>,
+    contact_phone: Option<String>,
+    source_document: Option<String>,
+}
+
+impl From<&ProjectInput> for ProjectForm {
+    fn from(i: &ProjectInput) -> Self {
+        let contact = i.contact.clone().unwrap_or(Contact { name: None, email: None, phone: None });
+        ProjectForm {
+            reference: i.reference.clone(),
+            title: i.title.clone(),
+            title_en: i.title_en.clone(),
+            summary: i.summary.clone(),
+            aim: i.aim.clone(),
+            problem: i.problem.clone(),
+            objectives: i.objectives.clone(),
+            status: i.status,
+            lead_organisation_id: i.lead_organisation_id,
+            programme_id: i.programme_id,
+            start_date: i.start_date,
+            end_date: i.end_date,
+            date_precision: i.date_precision,
+            places: i.places.clone(),
+            regions: i.regions.clone(),
+            target_groups: i.target_groups.clone(),
+            total_budget: i.total_budget.as_deref().map(decimal::parse_money),
+            currency: i.currency.clone(),
+            website: i.website.clone(),
+            contact_name: contact.name,
+            contact_email: contact.email,
+            contact_phone: contact.phone,
+            source_document: i.source_document.clone(),
+        }
+    }
+}
+
+impl From<&FundingRow> for Funding {
+    fn from(r: &FundingRow) -> Self {
+        Funding {
+            programme_id: r.programme_id,
+            funder_id: r.funder_id,
+            share_percent: r.share_percent.as_ref().map(decimal::to_f64),
+            amount: r.amount.as_ref().map(decimal::money_string),
+            currency: r.currency.clone(),
+        }
+    }
+}
+
+impl ProjectInput {
+    fn from_stored(r: ProjectRow, funding: Vec<Funding>) -> Self {
+        let contact = (r.contact_name.is_some() || r.contact_email.is_some() || r.contact_phone.is_some())
+            .then_some(Contact { name: r.contact_name, email: r.contact_email, phone: r.contact_phone });
+        ProjectInput {
+            reference: r.reference,
+            title: r.title,
+            title_en: r.title_en,
+            summary: r.summary,
+            aim: r.aim,
+            problem: r.problem,
+            objectives: r.objectives,
+            status: r.status,
+            lead_organisation_id: r.lead_organisation_id,
+            programme_id: r.programme_id,
+            start_date: r.start_date,
+            end_date: r.end_date,
+            date_precision: r.date_precision,
+            places: r.places,
+            regions: r.regions,
+            target_groups: r.target_groups,
+            total_budget: r.total_budget.as_ref().map(decimal::money_string),
+            currency: r.currency,
+            website: r.website,
+            contact,
+            source_document: r.source_document,
+            funding,
+        }
+    }
+}
+
+/// A project as published. The contact person is not part of the public record.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Project {
+    /// Time-ordered UUID (v7).
+    #[schema(example = "0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a81")]
+    pub id: Uuid,
+    /// Reference number given by the funder.
+    #[schema(example = "1DP/1.5.2.2.2/12/APIA/SIF/176")]
+    pub reference: Option<String>,
+    /// Title in the original language.
+    #[schema(example = "Koalīcija mazākumtautību politiskai līdzdalībai valsts sektorā")]
+    pub title: String,
+    /// English title.
+    #[schema(example = "Coalition for minority political participation in the public sector")]
+    pub title_en: Option<String>,
+    /// Short English summary.
+    #[schema(example = "Builds a coalition of minority NGOs to take part in policy making.")]
+    pub summary: Option<String>,
+    /// The project's aim.
+    #[schema(example = "stiprināt mazākumtautību un citu NVO kapacitāti")]
+    pub aim: Option<String>,
+    /// The problem addressed.
+    #[schema(example = "demokrātiskas, saliedētas un pilsoniskas sabiedrības veidošana")]
+    pub problem: Option<String>,
+    /// Objectives, in order.
+    #[schema(example = json!(["izveidot koalīciju mazākumtautību NVO pārstāvniecībai"]))]
+    pub objectives: Vec<String>,
+    /// Lifecycle status.
+    pub status: ProjectStatus,
+    /// The organisation that runs the project.
+    #[schema(example = "0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b")]
+    pub lead_organisation_id: Uuid,
+    /// The main programme.
+    #[schema(example = "0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7d")]
+    pub programme_id: Option<Uuid>,
+    /// First day.
+    #[schema(example = "2012-09-01")]
+    pub start_date: Option<NaiveDate>,
+    /// Last day.
+    #[schema(example = "2013-08-31")]
+    pub end_date: Option<NaiveDate>,
+    /// Precision of the dates.
+    pub date_precision: DatePrecision,
+    /// Places, as named in the source.
+    #[schema(example = json!(["Daugavpils", "Ilūkstes novads"]))]
+    pub places: Vec<String>,
+    /// Region codes.
+    #[schema(example = json!(["latgale"]))]
+    pub regions: Vec<String>,
+    /// Target group codes.
+    #[schema(example = json!(["seniors", "youth"]))]
+    pub target_groups: Vec<String>,
+    /// Total budget as a decimal string.
+    #[schema(example = "48875.00")]
+    pub total_budget: Option<String>,
+    /// Currency of `total_budget`.
+    #[schema(example = "EUR")]
+    pub currency: Option<String>,
+    /// Project website.
+    #[schema(example = "https://www.iic.lv")]
+    pub website: Option<String>,
+    /// Source document the record was taken from.
+    #[schema(example = "003_6a0a2d907bb83948.txt")]
+    pub source_document: Option<String>,
+    /// Funding lines.
+    pub funding: Vec<Funding>,
+    /// When the record was created.
+    #[schema(example = "2026-11-23T10:00:00Z")]
+    pub created_at: DateTime<Utc>,
+    /// When the record (or its funding lines) last changed.
+    #[schema(example = "2026-11-23T10:00:00Z")]
+    pub updated_at: DateTime<Utc>,
+    /// 1 at creation, +1 on every change.
+    #[schema(example = 1, minimum = 1)]
+    pub version: i32,
+}
+
+impl Project {
+    fn from_parts(r: ProjectRow, funding: Vec<Funding>) -> Self {
+        Project {
+            id: r.id,
+            reference: r.reference,
+            title: r.title,
+            title_en: r.title_en,
+            summary: r.summary,
+            aim: r.aim,
+            problem: r.problem,
+            objectives: r.objectives,
+            status: r.status,
+            lead_organisation_id: r.lead_organisation_id,
+            programme_id: r.programme_id,
+            start_date: r.start_date,
+            end_date: r.end_date,
+            date_precision: r.date_precision,
+            places: r.places,
+            regions: r.regions,
+            target_groups: r.target_groups,
+            total_budget: r.total_budget.as_ref().map(decimal::money_string),
+            currency: r.currency,
+            website: r.website,
+            source_document: r.source_document,
+            funding,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            version: r.version,
+        }
+    }
+}
+
+/// Funding lines of several projects in one query, in their stored order.
+async fn load_funding(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> ApiResult<HashMap<Uuid, Vec<Funding>>> {
+    let rows: Vec<FundingRow> = project_funding::table
+        .filter(project_funding::project_id.eq_any(ids))
+        .order((project_funding::project_id, project_funding::position))
+        .select(FundingRow::as_select())
+        .load(conn)
+        .await?;
+    let mut map: HashMap<Uuid, Vec<Funding>> = HashMap::new();
+    for row in &rows {
+        map.entry(row.project_id).or_default().push(Funding::from(row));
+    }
+    Ok(map)
+}
+
+async fn replace_funding(conn: &mut AsyncPgConnection, project: Uuid, funding: &[Funding]) -> ApiResult<()> {
+    diesel::delete(project_funding::table.filter(project_funding::project_id.eq(project))).execute(conn).await?;
+    let rows: Vec<_> = funding
+        .iter()
+        .enumerate()
+        .map(|(position, line)| {
+            (
+                project_funding::id.eq(Uuid::now_v7()),
+                project_funding::project_id.eq(project),
+                project_funding::position.eq(position as i32),
+                project_funding::programme_id.eq(line.programme_id),
+                project_funding::funder_id.eq(line.funder_id),
+                project_funding::share_percent.eq(line.share_percent.map(decimal::to_decimal)),
+                project_funding::amount.eq(line.amount.as_deref().map(decimal::parse_money)),
+                project_funding::currency.eq(line.currency.clone()),
+            )
+        })
+        .collect();
+    if !rows.is_empty() {
+        diesel::insert_into(project_funding::table).values(rows).execute(conn).await?;
+    }
+    Ok(())
+}
+
+/// Inserts a project with its funding lines (one transaction); used by the API and the seeds.
+pub async fn insert_project(conn: &mut AsyncPgConnection, input: ProjectInput) -> ApiResult<Project> {
+    conn.transaction(async |conn| -> ApiResult<Project> {
+        let row: ProjectRow = diesel::insert_into(projects::table)
+            .values((projects::id.eq(Uuid::now_v7()), ProjectForm::from(&input)))
+            .returning(ProjectRow::as_returning())
+            .get_result(conn)
+            .await?;
+        replace_funding(conn, row.id, &input.funding).await?;
+        Ok(Project::from_parts(row, input.funding))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ProjectListParams {
+    /// Page size.
+    #[param(minimum = 1, maximum = 200, default = 50)]
+    pub limit: Option<i64>,
+    /// Opaque cursor from a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Include the total number of matching records.
+    pub count: Option<bool>,
+    /// Only projects with this status.
+    pub status: Option<ProjectStatus>,
+    /// Only projects this organisation leads or partners in.
+    pub organisation: Option<Uuid>,
+    /// Only projects this organisation leads.
+    pub lead_organisation: Option<Uuid>,
+    /// Only projects under this programme (main programme or a funding line).
+    pub programme: Option<Uuid>,
+    /// Only projects aimed at this target group (code).
+    #[param(example = "seniors")]
+    pub target_group: Option<String>,
+    /// Only projects working in this region (code).
+    #[param(example = "latgale")]
+    pub region: Option<String>,
+    /// Only the project with this reference number.
+    #[param(example = "2012.EEZ/PP/2/MAC/016/037")]
+    pub reference: Option<String>,
+}
+
+const SORT: &str = "id";
+
+/// List projects
+///
+/// Ordered by id (creation order); filters combine with AND.
+#[utoipa::path(
+    tag = "projects",
+    params(ProjectListParams),
+    responses((status = 200, description = "One page of projects", body = Page<Project>,
+        headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))))
+)]
+#[get("/projects")]
+async fn list_projects(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Query(params): Query<ProjectListParams>,
+) -> ApiResult<HttpResponse> {
+    let limit = pagination::limit(params.limit)?;
+    let after: Option<Uuid> = pagination::decode_cursor(params.cursor.as_deref(), SORT)?;
+    let filtered = || {
+        let mut query = projects::table.into_boxed();
+        if let Some(status) = params.status {
+            query = query.filter(projects::status.eq(status));
+        }
+        if let Some(org) = params.organisation {
+            let partnered = project_partners::table.filter(project_partners::organisation_id.eq(org)).select(project_partners::project_id);
+            query = query.filter(projects::lead_organisation_id.eq(org).or(projects::id.eq_any(partnered)));
+        }
+        if let Some(org) = params.lead_organisation {
+            query = query.filter(projects::lead_organisation_id.eq(org));
+        }
+        if let Some(programme) = params.programme {
+            let funded = project_funding::table.filter(project_funding::programme_id.eq(programme)).select(project_funding::project_id);
+            query = query.filter(projects::programme_id.eq(programme).or(projects::id.eq_any(funded)));
+        }
+        if let Some(group) = &params.target_group {
+            query = query.filter(projects::target_groups.contains(vec![group.clone()]));
+        }
+        if let Some(region) = &params.region {
+            query = query.filter(projects::regions.contains(vec![region.clone()]));
+        }
+        if let Some(reference) = &params.reference {
+            query = query.filter(projects::reference.eq(reference.clone()));
+        }
+        query
+    };
+    let mut conn = state.conn().await?;
+    let mut query = filtered().select(ProjectRow::as_select()).order(projects::id).limit(limit + 1);
+    if let Some(after) = after {
+        query = query.filter(projects::id.gt(after));
+    }
+    let rows: Vec<ProjectRow> = query.load(&mut conn).await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut funding = load_funding(&mut conn, &ids).await?;
+    let total = match params.count {
+        Some(true) => Some(filtered().count().get_result::<i64>(&mut conn).await?),
+        _ => None,
+    };
+    let projects = rows
+        .into_iter()
+        .map(|r| {
+            let lines = funding.remove(&r.id).unwrap_or_default();
+            Project::from_parts(r, lines)
+        })
+        .collect();
+    Ok(Page::from_rows(projects, limit, SORT, |p: &Project| p.id).with_total(total).respond(&req))
+}
+
+/// Create a project
+#[utoipa::path(
+    tag = "projects",
+    request_body = ProjectInput,
+    responses(
+        (status = 201, description = "Created", body = Project,
+            headers(("ETag" = String, description = "Strong entity tag of the new record"),
+                    ("Location" = String, description = "URL of the new record"))),
+        (status = 409, description = "Reference number already taken", body = crate::error::Problem,
+            content_type = "application/problem+json"),
+    )
+)]
+#[post("/projects")]
+async fn create_project(state: web::Data<AppState>, Json(input): Json<ProjectInput>) -> ApiResult<HttpResponse> {
+    validation::validate(&input)?;
+    let mut conn = state.conn().await?;
+    let project = insert_project(&mut conn, input).await?;
+    let tag = http::etag(&project.id, project.version);
+    Ok(http::created(format!("/v1/projects/{}", project.id), tag, &project))
+}
+
+/// Get a project
+#[utoipa::path(
+    tag = "projects",
+    params(("id" = Uuid, Path, description = "Project id"), NoParams),
+    responses(
+        (status = 200, description = "The project", body = Project,
+            headers(("ETag" = String, description = "Strong entity tag; send as If-None-Match or If-Match"))),
+        (status = 304, description = "Not modified (If-None-Match matched)"),
+    )
+)]
+#[get("/projects/{id}")]
+async fn find_project(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    _: Query<NoParams>,
+) -> ApiResult<HttpResponse> {
+    let id = http::parse_id(&id, "project")?;
+    let mut conn = state.conn().await?;
+    let row = projects::table
+        .find(id)
+        .select(ProjectRow::as_select())
+        .first(&mut conn)
+        .await
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("project", id))?;
+    let tag = http::etag(&row.id, row.version);
+    if http::not_modified(&req, &tag) {
+        return Ok(HttpResponse::NotModified().insert_header(actix_web::http::header::ETag(tag)).finish());
+    }
+    let funding = load_funding(&mut conn, &[id]).await?.remove(&id).unwrap_or_default();
+    Ok(http::record_response(&req, tag, &Project::from_parts(row, funding)))
+}
+
+/// Update a project (JSON Merge Patch)
+///
+/// `funding`, `objectives`, `places`, `regions` and `target_groups` are replaced as a whole.
+#[utoipa::path(
+    tag = "projects",
+    params(("id" = Uuid, Path, description = "Project id"), ("If-Match" = Option<String>, Header,
+        description = "ETag the change is based on; a stale one gives 412"), NoParams),
+    request_body(content = ProjectInput, content_type = "application/merge-patch+json",
+        description = "Any subset of the writable fields; `null` clears an optional field"),
+    responses(
+        (status = 200, description = "Updated", body = Project, headers(("ETag" = String, description = "New entity tag"))),
+        (status = 409, description = "Reference number already taken", body = crate::error::Problem,
+            content_type = "application/problem+json"),
+        (status = 412, description = "If-Match is stale", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/projects/{id}")]
+async fn update_project(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    _: Query<NoParams>,
+    MergePatch(patch): MergePatch,
+) -> ApiResult<HttpResponse> {
+    let id = http::parse_id(&id, "project")?;
+    let precondition = IfMatch::from_request(&req);
+    let mut conn = state.conn().await?;
+    let project = conn
+        .transaction(async |conn| -> ApiResult<Project> {
+            let current = lock(conn, id).await?;
+            precondition.check(&http::etag(&current.id, current.version))?;
+            let funding = load_funding(conn, &[id]).await?.remove(&id).unwrap_or_default();
+            let input: ProjectInput = http::merge(&ProjectInput::from_stored(current, funding), patch)?;
+            validation::validate(&input)?;
+            let row: ProjectRow = diesel::update(projects::table.find(id))
+                .set(ProjectForm::from(&input))
+                .returning(ProjectRow::as_returning())
+                .get_result(conn)
+                .await?;
+            replace_funding(conn, id, &input.funding).await?;
+            Ok(Project::from_parts(row, input.funding))
+        })
+        .await?;
+    let tag = http::etag(&project.id, project.version);
+    Ok(http::json_response(HttpResponse::Ok(), &project, Some(tag)))
+}
+
+/// Delete a project
+///
+/// Also deletes its funding lines, partners, activities and metric values.
+#[utoipa::path(
+    tag = "projects",
+    params(("id" = Uuid, Path, description = "Project id"), ("If-Match" = Option<String>, Header,
+        description = "ETag the deletion is based on; a stale one gives 412"), NoParams),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 412, description = "If-Match is stale", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/projects/{id}")]
+async fn delete_project(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    _: Query<NoParams>,
+) -> ApiResult<HttpResponse> {
+    let id = http::parse_id(&id, "project")?;
+    let precondition = IfMatch::from_request(&req);
+    let mut conn = state.conn().await?;
+    conn.transaction(async |conn| -> ApiResult<()> {
+        let current = lock(conn, id).await?;
+        precondition.check(&http::etag(&current.id, current.version))?;
+        diesel::delete(projects::table.find(id)).execute(conn).await?;
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Locks a project row for a change and returns it (404 when absent).
+pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<ProjectRow> {
+    projects::table
+        .find(id)
+        .select(ProjectRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("project", id))
+}
+
+/// 404 unless the project exists (for sub-resources addressed through it).
+pub async fn ensure_exists(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<()> {
+    let found: i64 = projects::table.find(id).count().get_result(conn).await?;
+    if found == 0 {
+        return Err(ApiError::not_found("project", id));
+    }
+    Ok(())
+}
