@@ -22,6 +22,7 @@ pub mod programmes;
 pub mod projects;
 pub mod request_context;
 pub mod schema;
+pub mod seed;
 pub mod text_enum;
 pub mod validation;
 pub mod vocabularies;

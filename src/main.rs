@@ -20,7 +20,16 @@ fn main() -> Result<()> {
             })
         }
         Some(Command::Serve(args)) => serve(args),
-        Some(Command::Seed(_)) => anyhow::bail!("seeding arrives with the seed loader"),
+        Some(Command::Seed(args)) => {
+            init_tracing("info");
+            with_database(&args.database, |url| async move {
+                kopa::db::migrate(&url).await?;
+                let mut conn = <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(&url).await?;
+                let report = kopa::seed::load(&mut conn, &args.seeds_dir).await?;
+                println!("seeds loaded: {} created, {} updated, {} unchanged", report.created, report.updated, report.unchanged);
+                Ok(())
+            })
+        }
         None => serve(cli.serve),
     }
 }
@@ -66,6 +75,15 @@ fn serve(args: ServeArgs) -> Result<()> {
     with_database(&args.database, |url| async move {
         kopa::db::migrate(&url).await?;
         let pool = kopa::db::pool(&url, pool_size, pool_timeout)?;
+        if !args.no_seed {
+            let mut conn = pool.get().await.map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
+            if kopa::seed::registry_is_empty(&mut conn).await? {
+                let report = kopa::seed::load(&mut conn, &args.seeds_dir)
+                    .await
+                    .with_context(|| format!("loading the seeds from {} (start with --no-seed to skip)", args.seeds_dir.display()))?;
+                tracing::info!(created = report.created, "empty registry: seed data loaded");
+            }
+        }
         let state = actix_web::web::Data::new(kopa::app::AppState { pool });
         let mut server = actix_web::HttpServer::new(move || kopa::app::build(state.clone()))
             .bind(args.bind)

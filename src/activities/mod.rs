@@ -45,7 +45,7 @@ pub struct ActivityRow {
 }
 
 /// The writable fields of an activity (create body; PATCH merges into it).
-#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema, Insertable, AsChangeset)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema, Insertable, AsChangeset)]
 #[diesel(table_name = activities, treat_none_as_null = true)]
 #[serde(deny_unknown_fields)]
 #[validate(schema(function = "activity_period"))]

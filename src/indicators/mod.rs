@@ -47,7 +47,7 @@ pub struct IndicatorRow {
 }
 
 /// The writable fields of an indicator (create body; PATCH merges into it).
-#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema, Insertable, AsChangeset)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema, Insertable, AsChangeset)]
 #[diesel(table_name = indicators, treat_none_as_null = true)]
 #[serde(deny_unknown_fields)]
 pub struct IndicatorInput {

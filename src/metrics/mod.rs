@@ -56,7 +56,7 @@ pub struct MetricRow {
 }
 
 /// The writable fields of a metric value (create body; PATCH merges into it).
-#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[validate(schema(function = "metric_rules"))]
 pub struct MetricInput {
@@ -111,8 +111,8 @@ fn metric_rules(input: &MetricInput) -> Result<(), ValidationError> {
 
 #[derive(Insertable, AsChangeset)]
 #[diesel(table_name = metric_values, treat_none_as_null = true)]
-struct MetricForm {
-    indicator_id: Uuid,
+pub(crate) struct MetricForm {
+    pub(crate) indicator_id: Uuid,
     activity_id: Option<Uuid>,
     period_start: Option<NaiveDate>,
     period_end: Option<NaiveDate>,
@@ -186,7 +186,7 @@ impl MetricValue {
 }
 
 impl MetricInput {
-    fn from_stored(r: MetricRow, indicator: String) -> Self {
+    pub fn from_stored(r: MetricRow, indicator: String) -> Self {
         MetricInput {
             indicator,
             activity_id: r.activity_id,
@@ -201,7 +201,7 @@ impl MetricInput {
 }
 
 /// Resolves the indicator code into the stored form (422 naming `indicator` when unknown).
-async fn form(conn: &mut AsyncPgConnection, input: &MetricInput) -> ApiResult<MetricForm> {
+pub(crate) async fn form(conn: &mut AsyncPgConnection, input: &MetricInput) -> ApiResult<MetricForm> {
     let indicator_id: Uuid = indicators::table
         .filter(indicators::code.eq(&input.indicator))
         .select(indicators::id)

@@ -43,7 +43,7 @@ pub struct OrganisationRow {
 }
 
 /// The writable fields of an organisation (create body; PATCH merges into it).
-#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema, Insertable, AsChangeset)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema, Insertable, AsChangeset)]
 #[diesel(table_name = organisations, treat_none_as_null = true)]
 #[serde(deny_unknown_fields)]
 pub struct OrganisationInput {

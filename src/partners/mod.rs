@@ -38,7 +38,7 @@ pub struct PartnerRow {
 }
 
 /// The writable fields of a partnership (create body; PATCH merges into it).
-#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema, Insertable, AsChangeset)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema, Insertable, AsChangeset)]
 #[diesel(table_name = project_partners, treat_none_as_null = true)]
 #[serde(deny_unknown_fields)]
 pub struct PartnerInput {

@@ -44,7 +44,7 @@ pub struct ProgrammeRow {
 }
 
 /// The writable fields of a programme (create body; PATCH merges into it).
-#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema, Insertable, AsChangeset)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema, Insertable, AsChangeset)]
 #[diesel(table_name = programmes, treat_none_as_null = true)]
 #[serde(deny_unknown_fields)]
 #[validate(schema(function = "programme_period"))]

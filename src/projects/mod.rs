@@ -85,7 +85,7 @@ pub struct FundingRow {
 
 /// The person to contact about a project. Personal data: stored, never shown to anonymous
 /// readers (only keys with `read:private` on the project will see it, once API keys exist).
-#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
     /// Full name.
@@ -103,7 +103,7 @@ pub struct Contact {
 }
 
 /// One funding line: who pays which share (and amount) of the project.
-#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[validate(schema(function = "funding_line"))]
 pub struct Funding {
@@ -147,7 +147,7 @@ fn funding_line(line: &Funding) -> Result<(), ValidationError> {
 }
 
 /// The writable fields of a project (create body; PATCH merges into it).
-#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[validate(schema(function = "project_rules"))]
 pub struct ProjectInput {
@@ -359,7 +359,7 @@ impl From<&FundingRow> for Funding {
 }
 
 impl ProjectInput {
-    fn from_stored(r: ProjectRow, funding: Vec<Funding>) -> Self {
+    pub fn from_stored(r: ProjectRow, funding: Vec<Funding>) -> Self {
         let contact = (r.contact_name.is_some() || r.contact_email.is_some() || r.contact_phone.is_some())
             .then_some(Contact { name: r.contact_name, email: r.contact_email, phone: r.contact_phone });
         ProjectInput {
@@ -499,7 +499,7 @@ impl Project {
 }
 
 /// Funding lines of several projects in one query, in their stored order.
-async fn load_funding(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> ApiResult<HashMap<Uuid, Vec<Funding>>> {
+pub async fn load_funding(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> ApiResult<HashMap<Uuid, Vec<Funding>>> {
     let rows: Vec<FundingRow> = project_funding::table
         .filter(project_funding::project_id.eq_any(ids))
         .order((project_funding::project_id, project_funding::position))
@@ -535,6 +535,17 @@ async fn replace_funding(conn: &mut AsyncPgConnection, project: Uuid, funding: &
         diesel::insert_into(project_funding::table).values(rows).execute(conn).await?;
     }
     Ok(())
+}
+
+/// Replaces a project's stored fields and funding lines with `input` (caller holds the row lock).
+pub async fn store_project(conn: &mut AsyncPgConnection, id: Uuid, input: ProjectInput) -> ApiResult<Project> {
+    let row: ProjectRow = diesel::update(projects::table.find(id))
+        .set(ProjectForm::from(&input))
+        .returning(ProjectRow::as_returning())
+        .get_result(conn)
+        .await?;
+    replace_funding(conn, id, &input.funding).await?;
+    Ok(Project::from_parts(row, input.funding))
 }
 
 /// Inserts a project with its funding lines (one transaction); used by the API and the seeds.
@@ -738,13 +749,7 @@ async fn update_project(
             let funding = load_funding(conn, &[id]).await?.remove(&id).unwrap_or_default();
             let input: ProjectInput = http::merge(&ProjectInput::from_stored(current, funding), patch)?;
             validation::validate(&input)?;
-            let row: ProjectRow = diesel::update(projects::table.find(id))
-                .set(ProjectForm::from(&input))
-                .returning(ProjectRow::as_returning())
-                .get_result(conn)
-                .await?;
-            replace_funding(conn, id, &input.funding).await?;
-            Ok(Project::from_parts(row, input.funding))
+            store_project(conn, id, input).await
         })
         .await?;
     let tag = http::etag(&project.id, project.version);
