@@ -12,7 +12,10 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::db::{DbConn, DbPool};
 use crate::error::{ApiError, ApiResult};
-use crate::{activities, indicators, metrics, openapi, organisations, partners, programmes, projects, request_context, vocabularies};
+use crate::{
+    activities, indicators, metrics, openapi, organisations, partners, programmes, projects,
+    request_context, vocabularies,
+};
 
 pub struct AppState {
     pub pool: DbPool,
@@ -46,7 +49,10 @@ where
 
 /// The OpenAPI document the code describes (what `/openapi.json` serves).
 pub fn spec() -> OpenApi {
-    let app = App::new().into_utoipa_app().openapi(openapi::base()).service(scope("/v1").configure(routes));
+    let app = App::new()
+        .into_utoipa_app()
+        .openapi(openapi::base())
+        .service(scope("/v1").configure(routes));
     collect(app).1
 }
 
@@ -81,15 +87,21 @@ async fn fallback(req: HttpRequest, routes: web::Data<crate::openapi::RouteTable
     let allowed = routes.allowed_methods(req.path());
     if allowed.is_empty() || (req.method() == Method::GET && req.path() == "/") {
         if req.path() == "/" && req.method() == Method::GET {
-            return HttpResponse::Found().insert_header((header::LOCATION, "/docs/")).finish();
+            return HttpResponse::Found()
+                .insert_header((header::LOCATION, "/docs/"))
+                .finish();
         }
-        return actix_web::ResponseError::error_response(&ApiError::NotFound(format!("no resource at {}", req.path())));
+        return actix_web::ResponseError::error_response(&ApiError::NotFound(format!(
+            "no resource at {}",
+            req.path()
+        )));
     }
-    let mut response = actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed(format!(
-        "{} is not supported here; allowed: {}",
-        req.method(),
-        allowed.join(", ")
-    )));
+    let mut response =
+        actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed(format!(
+            "{} is not supported here; allowed: {}",
+            req.method(),
+            allowed.join(", ")
+        )));
     if let Ok(value) = header::HeaderValue::from_str(&allowed.join(", ")) {
         response.headers_mut().insert(header::ALLOW, value);
     }

@@ -7,7 +7,11 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "kopa", version, about = "Kopa: an open registry API for social-integration projects")]
+#[command(
+    name = "kopa",
+    version,
+    about = "Kopa: an open registry API for social-integration projects"
+)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]

@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use diesel::migration::MigrationSource;
 use diesel::prelude::*;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use diesel::migration::MigrationSource;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -35,8 +35,12 @@ pub fn pool(url: &str, size: usize, wait: Duration) -> Result<DbPool> {
 pub async fn migrate(url: &str) -> Result<Vec<String>> {
     let url = url.to_owned();
     tokio::task::spawn_blocking(move || -> Result<Vec<String>> {
-        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url).context("cannot connect to the database")?;
-        let applied = conn.run_pending_migrations(MIGRATIONS).map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+        let mut conn =
+            <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)
+                .context("cannot connect to the database")?;
+        let applied = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
         Ok(applied.iter().map(ToString::to_string).collect())
     })
     .await?
@@ -49,7 +53,9 @@ pub async fn is_migrated(conn: &mut AsyncPgConnection) -> bool {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let expected = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS).map(|m| m.len()).unwrap_or(0) as i64;
+    let expected = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
+        .map(|m| m.len())
+        .unwrap_or(0) as i64;
     diesel::sql_query("SELECT count(*) AS n FROM __diesel_schema_migrations")
         .get_result::<Count>(conn)
         .await
@@ -63,13 +69,21 @@ pub async fn ensure_database(admin_url: &str, database: &str) -> Result<()> {
         #[diesel(sql_type = diesel::sql_types::Bool)]
         e: bool,
     }
-    let mut conn = AsyncPgConnection::establish(admin_url).await.context("cannot connect to the embedded PostgreSQL")?;
-    let exists = diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS e")
-        .bind::<diesel::sql_types::Text, _>(database)
-        .get_result::<Exists>(&mut conn)
-        .await?;
+    let mut conn = AsyncPgConnection::establish(admin_url)
+        .await
+        .context("cannot connect to the embedded PostgreSQL")?;
+    let exists =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS e")
+            .bind::<diesel::sql_types::Text, _>(database)
+            .get_result::<Exists>(&mut conn)
+            .await?;
     if !exists.e {
-        diesel::sql_query(format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\""))).execute(&mut conn).await?;
+        diesel::sql_query(format!(
+            "CREATE DATABASE \"{}\"",
+            database.replace('"', "\"\"")
+        ))
+        .execute(&mut conn)
+        .await?;
     }
     Ok(())
 }

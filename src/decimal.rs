@@ -13,18 +13,22 @@ pub fn money(value: &str) -> Result<(), ValidationError> {
         && int.len() <= 14
         && int.bytes().all(|b| b.is_ascii_digit())
         && frac.len() <= 2
-        && (frac.is_empty() == !value.contains('.'))
+        && (frac.is_empty() != value.contains('.'))
         && frac.bytes().all(|b| b.is_ascii_digit());
     if ok {
         Ok(())
     } else {
-        Err(ValidationError::new("invalid").with_message("must be a decimal string like \"12500.00\" (at most 2 decimals)".into()))
+        Err(ValidationError::new("invalid")
+            .with_message("must be a decimal string like \"12500.00\" (at most 2 decimals)".into()))
     }
 }
 
 /// A number with at most `places` decimals (checked on its shortest decimal representation).
 pub fn has_at_most_decimals(value: f64, places: usize) -> bool {
-    value.is_finite() && format!("{value}").split_once('.').is_none_or(|(_, frac)| frac.len() <= places)
+    value.is_finite()
+        && format!("{value}")
+            .split_once('.')
+            .is_none_or(|(_, frac)| frac.len() <= places)
 }
 
 pub fn to_decimal(value: f64) -> BigDecimal {

@@ -64,11 +64,13 @@ impl EmbeddedPostgres {
     /// it running). `fast` trades durability for speed (no fsync), for throwaway test clusters.
     pub fn start(dir: &Path, fast: bool) -> Result<Self> {
         let bin_dir = find_binaries()?;
-        fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create data directory {}", dir.display()))?;
         let dir = dir.canonicalize()?;
         let run_as = if nix::unistd::Uid::effective().is_root() {
-            let user = nix::unistd::User::from_name("postgres")?
-                .context("running as root, but there is no `postgres` system user to run PostgreSQL as")?;
+            let user = nix::unistd::User::from_name("postgres")?.context(
+                "running as root, but there is no `postgres` system user to run PostgreSQL as",
+            )?;
             Some((user.uid, user.gid))
         } else {
             None
@@ -88,7 +90,13 @@ impl EmbeddedPostgres {
             cluster.init(&password_file)?;
         } else {
             cluster.password = fs::read_to_string(&password_file)
-                .with_context(|| format!("cannot read {}; remove {} to start afresh", password_file.display(), dir.display()))?
+                .with_context(|| {
+                    format!(
+                        "cannot read {}; remove {} to start afresh",
+                        password_file.display(),
+                        dir.display()
+                    )
+                })?
                 .trim()
                 .to_owned();
         }
@@ -117,14 +125,22 @@ impl EmbeddedPostgres {
             .stdout(Stdio::null())
             .status()?;
         if !status.success() {
-            bail!("the embedded PostgreSQL did not start; see {}", cluster.log_file.display());
+            bail!(
+                "the embedded PostgreSQL did not start; see {}",
+                cluster.log_file.display()
+            );
         }
         Ok(cluster)
     }
 
     fn init(&self, password_file: &Path) -> Result<()> {
         tracing::info!(dir = %self.data_dir.display(), "creating the embedded PostgreSQL cluster");
-        let mut file = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(password_file)?;
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(password_file)?;
         file.write_all(self.password.as_bytes())?;
         drop(file);
         fs::create_dir_all(&self.data_dir)?;
@@ -134,28 +150,48 @@ impl EmbeddedPostgres {
                 std::os::unix::fs::chown(path, Some(uid.as_raw()), Some(gid.as_raw()))?;
             }
             // pg_ctl (running as that user) appends to the log file.
-            fs::OpenOptions::new().create(true).append(true).open(&self.log_file)?;
+            fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.log_file)?;
             std::os::unix::fs::chown(&self.log_file, Some(uid.as_raw()), Some(gid.as_raw()))?;
         }
         let output = self
             .command("initdb")
             .arg("-D")
             .arg(&self.data_dir)
-            .args(["-U", SUPERUSER, "-E", "UTF8", "--locale=C.UTF-8", "-A", "scram-sha-256"])
+            .args([
+                "-U",
+                SUPERUSER,
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "-A",
+                "scram-sha-256",
+            ])
             .arg(format!("--pwfile={}", password_file.display()))
             .output()?;
         if !output.status.success() {
             bail!("initdb failed: {}", String::from_utf8_lossy(&output.stderr));
         }
         // Loopback TCP only; no Unix socket (its default directory is often not writable).
-        let mut conf = fs::OpenOptions::new().append(true).open(self.data_dir.join("postgresql.conf"))?;
+        let mut conf = fs::OpenOptions::new()
+            .append(true)
+            .open(self.data_dir.join("postgresql.conf"))?;
         writeln!(conf, "\n# Kopa embedded cluster\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''")?;
         Ok(())
     }
 
     /// The port of a server already running on this data directory, from `postmaster.pid`.
     fn running_port(&self) -> Option<u16> {
-        let status = self.command("pg_ctl").arg("status").arg("-D").arg(&self.data_dir).stdout(Stdio::null()).status().ok()?;
+        let status = self
+            .command("pg_ctl")
+            .arg("status")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .stdout(Stdio::null())
+            .status()
+            .ok()?;
         if !status.success() {
             return None;
         }
@@ -178,7 +214,10 @@ impl EmbeddedPostgres {
 
     /// Connection URL for `database` as the cluster's superuser.
     pub fn url(&self, database: &str) -> String {
-        format!("postgres://{SUPERUSER}:{}@127.0.0.1:{}/{database}", self.password, self.port)
+        format!(
+            "postgres://{SUPERUSER}:{}@127.0.0.1:{}/{database}",
+            self.password, self.port
+        )
     }
 
     /// Stops the server, waiting for it to shut down cleanly.

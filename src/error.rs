@@ -44,8 +44,16 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    pub fn new(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), code: code.into(), message: message.into() }
+    pub fn new(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -80,13 +88,19 @@ pub struct Problem {
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("bad request: {detail}")]
-    BadRequest { detail: String, errors: Vec<FieldError> },
+    BadRequest {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
     #[error("not found: {0}")]
     NotFound(String),
     #[error("method not allowed: {0}")]
     MethodNotAllowed(String),
     #[error("conflict: {detail}")]
-    Conflict { detail: String, errors: Vec<FieldError> },
+    Conflict {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
     #[error("precondition failed")]
     PreconditionFailed(String),
     #[error("payload too large")]
@@ -128,7 +142,9 @@ impl ApiError {
             ApiError::Conflict { .. } => ("conflict", "Conflict"),
             ApiError::PreconditionFailed(_) => ("precondition-failed", "Precondition failed"),
             ApiError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
-            ApiError::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
+            ApiError::UnsupportedMediaType(_) => {
+                ("unsupported-media-type", "Unsupported media type")
+            }
             ApiError::Validation(_) => ("validation", "Validation failed"),
             ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
@@ -137,7 +153,9 @@ impl ApiError {
 
     fn detail(&self) -> Cow<'_, str> {
         match self {
-            ApiError::BadRequest { detail, .. } | ApiError::Conflict { detail, .. } => Cow::Borrowed(detail),
+            ApiError::BadRequest { detail, .. } | ApiError::Conflict { detail, .. } => {
+                Cow::Borrowed(detail)
+            }
             ApiError::NotFound(d)
             | ApiError::MethodNotAllowed(d)
             | ApiError::PreconditionFailed(d)
@@ -148,9 +166,9 @@ impl ApiError {
                 [one] => Cow::Owned(format!("{}: {}", one.field, one.message)),
                 many => Cow::Owned(format!("{} fields are invalid", many.len())),
             },
-            ApiError::Internal(_) => {
-                Cow::Borrowed("an unexpected error occurred; quote the request_id when reporting it")
-            }
+            ApiError::Internal(_) => Cow::Borrowed(
+                "an unexpected error occurred; quote the request_id when reporting it",
+            ),
         }
     }
 }
@@ -179,9 +197,9 @@ impl ResponseError for ApiError {
         }
         let (slug, title) = self.parts();
         let errors = match self {
-            ApiError::BadRequest { errors, .. } | ApiError::Conflict { errors, .. } | ApiError::Validation(errors) => {
-                errors.clone()
-            }
+            ApiError::BadRequest { errors, .. }
+            | ApiError::Conflict { errors, .. }
+            | ApiError::Validation(errors) => errors.clone(),
             _ => Vec::new(),
         };
         let problem = Problem {
@@ -205,7 +223,9 @@ impl ResponseError for ApiError {
 impl From<DieselError> for ApiError {
     fn from(error: DieselError) -> Self {
         match &error {
-            DieselError::NotFound => ApiError::NotFound("the requested record does not exist".into()),
+            DieselError::NotFound => {
+                ApiError::NotFound("the requested record does not exist".into())
+            }
             DieselError::DatabaseError(kind, info) => {
                 let constraint = info.constraint_name().unwrap_or_default();
                 match kind {
@@ -213,11 +233,22 @@ impl From<DieselError> for ApiError {
                         let field = constraint_field(constraint);
                         ApiError::Conflict {
                             detail: format!("a record with this {field} already exists"),
-                            errors: vec![FieldError::new(field, "taken", format!("{field} is already taken"))],
+                            errors: vec![FieldError::new(
+                                field,
+                                "taken",
+                                format!("{field} is already taken"),
+                            )],
                         }
                     }
-                    DatabaseErrorKind::ForeignKeyViolation if info.message().contains("update or delete on table") => {
-                        let referencing = info.message().rsplit(" on table ").next().unwrap_or_default().trim_matches('"');
+                    DatabaseErrorKind::ForeignKeyViolation
+                        if info.message().contains("update or delete on table") =>
+                    {
+                        let referencing = info
+                            .message()
+                            .rsplit(" on table ")
+                            .next()
+                            .unwrap_or_default()
+                            .trim_matches('"');
                         ApiError::Conflict {
                             detail: format!("the record is still referenced by {referencing}"),
                             errors: Vec::new(),
@@ -228,12 +259,18 @@ impl From<DieselError> for ApiError {
                         if VOCABULARY_FIELDS.contains(&field) {
                             ApiError::invalid(field, "unknown_code", format!("{field} is not a code of its vocabulary (see /v1/vocabularies)"))
                         } else {
-                            ApiError::invalid(field, "unknown_reference", format!("{field} does not name an existing record"))
+                            ApiError::invalid(
+                                field,
+                                "unknown_reference",
+                                format!("{field} does not name an existing record"),
+                            )
                         }
                     }
                     DatabaseErrorKind::CheckViolation => {
                         let field = constraint_field(constraint);
-                        let code = if constraint.ends_with("regions_check") || constraint.ends_with("target_groups_check") {
+                        let code = if constraint.ends_with("regions_check")
+                            || constraint.ends_with("target_groups_check")
+                        {
                             "unknown_code"
                         } else {
                             "invalid"
@@ -244,7 +281,9 @@ impl From<DieselError> for ApiError {
                         let field = info.column_name().unwrap_or("unknown").to_owned();
                         ApiError::invalid(field.clone(), "required", format!("{field} is required"))
                     }
-                    DatabaseErrorKind::ClosedConnection => ApiError::Unavailable("the database connection was lost".into()),
+                    DatabaseErrorKind::ClosedConnection => {
+                        ApiError::Unavailable("the database connection was lost".into())
+                    }
                     DatabaseErrorKind::SerializationFailure => ApiError::Conflict {
                         detail: "the record was changed concurrently; retry the request".into(),
                         errors: Vec::new(),
@@ -275,7 +314,9 @@ fn constraint_field(constraint: &str) -> &str {
         "project_partners_project_organisation_role_key" => "organisation_id",
         "metric_values_natural_key" => "indicator",
         "metric_values_indicator_id_fkey" => "indicator",
-        "project_funding_total_check" | "project_funding_share_check" | "project_funding_source_check" => "funding",
+        "project_funding_total_check"
+        | "project_funding_share_check"
+        | "project_funding_source_check" => "funding",
         "project_funding_project_id_fkey" => "funding",
         "project_funding_programme_id_fkey" | "project_funding_funder_id_fkey" => "funding",
         "projects_budget_currency_check" => "currency",
@@ -289,11 +330,22 @@ fn constraint_field(constraint: &str) -> &str {
         }
         c => {
             let table_prefixes = [
-                "organisations_", "programmes_", "projects_", "project_partners_", "activities_", "indicators_",
+                "organisations_",
+                "programmes_",
+                "projects_",
+                "project_partners_",
+                "activities_",
+                "indicators_",
                 "metric_values_",
             ];
-            let rest = table_prefixes.iter().find_map(|p| c.strip_prefix(p)).unwrap_or(c);
-            ["_fkey", "_check", "_key"].iter().find_map(|s| rest.strip_suffix(s)).unwrap_or(rest)
+            let rest = table_prefixes
+                .iter()
+                .find_map(|p| c.strip_prefix(p))
+                .unwrap_or(c);
+            ["_fkey", "_check", "_key"]
+                .iter()
+                .find_map(|s| rest.strip_suffix(s))
+                .unwrap_or(rest)
         }
     }
 }
@@ -301,7 +353,9 @@ fn constraint_field(constraint: &str) -> &str {
 fn check_message(constraint: &str, field: &str) -> String {
     match constraint {
         "project_funding_total_check" => "funding shares add up to more than 100 percent".into(),
-        c if c.ends_with("_period_check") => format!("{field} must not be before the start of the period"),
+        c if c.ends_with("_period_check") => {
+            format!("{field} must not be before the start of the period")
+        }
         c if c.ends_with("regions_check") || c.ends_with("target_groups_check") => {
             format!("{field} contains a code that is not in the vocabulary")
         }
@@ -329,15 +383,24 @@ fn flatten(errors: &validator::ValidationErrors, prefix: &str, out: &mut Vec<Fie
             ValidationErrorsKind::Field(list) => {
                 for error in list {
                     // Struct-level rules name the field they blame in their `field` param.
-                    let path = match (field.as_ref(), error.params.get("field").and_then(|v| v.as_str())) {
+                    let path = match (
+                        field.as_ref(),
+                        error.params.get("field").and_then(|v| v.as_str()),
+                    ) {
                         ("__all__", Some(f)) if prefix.is_empty() => f.to_owned(),
                         ("__all__", Some(f)) => format!("{prefix}.{f}"),
                         _ => path.clone(),
                     };
-                    let message = error.message.as_ref().map(|m| m.to_string()).unwrap_or_else(|| {
-                        describe_validation(&path, error)
-                    });
-                    out.push(FieldError::new(path.clone(), error.code.to_string(), message));
+                    let message = error
+                        .message
+                        .as_ref()
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| describe_validation(&path, error));
+                    out.push(FieldError::new(
+                        path.clone(),
+                        error.code.to_string(),
+                        message,
+                    ));
                 }
             }
             ValidationErrorsKind::Struct(inner) => flatten(inner, &path, out),

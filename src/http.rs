@@ -33,23 +33,41 @@ pub struct Query<T>(pub T);
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
 fn is_json_content_type(headers: &HeaderMap, extra: Option<&str>) -> bool {
-    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
-    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    essence == "application/json" || extra.is_some_and(|e| essence == e) || (extra.is_none() && essence.ends_with("+json"))
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || extra.is_some_and(|e| essence == e)
+        || (extra.is_none() && essence.ends_with("+json"))
 }
 
 async fn read_body(req: &HttpRequest, payload: &mut Payload, limit: usize) -> ApiResult<Vec<u8>> {
-    let too_large = || ApiError::PayloadTooLarge(format!("the request body must not exceed {limit} bytes"));
-    if let Some(length) = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()) {
-        if length.parse::<usize>().map_or(false, |n| n > limit) {
+    let too_large =
+        || ApiError::PayloadTooLarge(format!("the request body must not exceed {limit} bytes"));
+    if let Some(length) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+    {
+        if length.parse::<usize>().is_ok_and(|n| n > limit) {
             return Err(too_large());
         }
     }
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest { detail: format!("could not read the request body: {e}"), errors: Vec::new() })?;
+        let chunk = chunk.map_err(|e| ApiError::BadRequest {
+            detail: format!("could not read the request body: {e}"),
+            errors: Vec::new(),
+        })?;
         if body.len() + chunk.len() > limit {
             return Err(too_large());
         }
@@ -66,7 +84,9 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
         let path = error.path().to_string();
         let inner = error.into_inner();
         match inner.classify() {
-            serde_json::error::Category::Data => ApiError::Validation(vec![describe_serde_error(&path, &inner.to_string())]),
+            serde_json::error::Category::Data => {
+                ApiError::Validation(vec![describe_serde_error(&path, &inner.to_string())])
+            }
             _ => syntax_error(&inner),
         }
     })?;
@@ -75,13 +95,20 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
 }
 
 fn syntax_error(error: &serde_json::Error) -> ApiError {
-    ApiError::BadRequest { detail: format!("the request body is not valid JSON: {error}"), errors: Vec::new() }
+    ApiError::BadRequest {
+        detail: format!("the request body is not valid JSON: {error}"),
+        errors: Vec::new(),
+    }
 }
 
 /// Deserializes an already parsed JSON value (a merged patch) with the same error reporting.
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> ApiResult<T> {
-    serde_path_to_error::deserialize(value)
-        .map_err(|error| ApiError::Validation(vec![describe_serde_error(&error.path().to_string(), &error.inner().to_string())]))
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        ApiError::Validation(vec![describe_serde_error(
+            &error.path().to_string(),
+            &error.inner().to_string(),
+        )])
+    })
 }
 
 /// Turns serde's messages into a field error whose path names the field itself.
@@ -94,14 +121,30 @@ fn describe_serde_error(path: &str, message: &str) -> FieldError {
     let quoted = message.split('`').nth(1);
     if let (true, Some(name)) = (message.starts_with("unknown field"), quoted) {
         // serde_path_to_error's path already ends at the unknown field.
-        let field = if path.is_empty() || path == "." { name.to_owned() } else { path.to_owned() };
+        let field = if path.is_empty() || path == "." {
+            name.to_owned()
+        } else {
+            path.to_owned()
+        };
         return FieldError::new(field, "unknown_field", format!("unknown field `{name}`"));
     }
     if let (true, Some(name)) = (message.starts_with("missing field"), quoted) {
-        return FieldError::new(join(name), "required", format!("{} is required", join(name)));
+        return FieldError::new(
+            join(name),
+            "required",
+            format!("{} is required", join(name)),
+        );
     }
-    let field = if path == "." || path.is_empty() { "body".to_owned() } else { path.to_owned() };
-    let code = if message.starts_with("unknown variant") { "unknown_code" } else { "invalid_type" };
+    let field = if path == "." || path.is_empty() {
+        "body".to_owned()
+    } else {
+        path.to_owned()
+    };
+    let code = if message.starts_with("unknown variant") {
+        "unknown_code"
+    } else {
+        "invalid_type"
+    };
     FieldError::new(field, code, message.to_owned())
 }
 
@@ -114,7 +157,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         let mut payload = payload.take();
         Box::pin(async move {
             if !is_json_content_type(req.headers(), None) {
-                return Err(ApiError::UnsupportedMediaType("the request body must be application/json".into()));
+                return Err(ApiError::UnsupportedMediaType(
+                    "the request body must be application/json".into(),
+                ));
             }
             let limit = req.app_data::<BodyLimit>().map_or(MAX_BODY_BYTES, |l| l.0);
             let body = read_body(&req, &mut payload, limit).await?;
@@ -137,13 +182,18 @@ impl FromRequest for MergePatch {
         Box::pin(async move {
             if !is_json_content_type(req.headers(), Some("application/merge-patch+json")) {
                 return Err(ApiError::UnsupportedMediaType(
-                    "a PATCH body must be application/merge-patch+json (or application/json)".into(),
+                    "a PATCH body must be application/merge-patch+json (or application/json)"
+                        .into(),
                 ));
             }
             let body = read_body(&req, &mut payload, MAX_BODY_BYTES).await?;
             match parse_json::<serde_json::Value>(&body)? {
                 serde_json::Value::Object(map) => Ok(MergePatch(map)),
-                _ => Err(ApiError::invalid("body", "invalid_type", "a merge patch must be a JSON object")),
+                _ => Err(ApiError::invalid(
+                    "body",
+                    "invalid_type",
+                    "a merge patch must be a JSON object",
+                )),
             }
         })
     }
@@ -167,20 +217,33 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> ApiResult<T> {
         let quoted = message.split('`').nth(1).map(str::to_owned);
         if message.starts_with("unknown field") {
             let name = quoted.unwrap_or_default();
-            return ApiError::bad_param(&name, "unknown_parameter", format!("unknown query parameter `{name}`"));
+            return ApiError::bad_param(
+                &name,
+                "unknown_parameter",
+                format!("unknown query parameter `{name}`"),
+            );
         }
         if message.starts_with("duplicate field") {
             let name = quoted.unwrap_or_default();
-            return ApiError::bad_param(&name, "duplicate_parameter", format!("`{name}` is given more than once"));
+            return ApiError::bad_param(
+                &name,
+                "duplicate_parameter",
+                format!("`{name}` is given more than once"),
+            );
         }
-        let name = if path == "." { quoted.unwrap_or_default() } else { path };
+        let name = if path == "." {
+            quoted.unwrap_or_default()
+        } else {
+            path
+        };
         ApiError::bad_param(&name, "invalid", message)
     })
 }
 
 /// A path segment that must be a UUID; anything else is a 404 for that resource.
 pub fn parse_id(raw: &str, what: &str) -> ApiResult<uuid::Uuid> {
-    uuid::Uuid::parse_str(raw).map_err(|_| ApiError::NotFound(format!("no {what} with id {raw:?}: ids are UUIDs")))
+    uuid::Uuid::parse_str(raw)
+        .map_err(|_| ApiError::NotFound(format!("no {what} with id {raw:?}: ids are UUIDs")))
 }
 
 /// Strong entity tag of a stored record: it changes exactly when the record's version does.
@@ -202,7 +265,8 @@ fn header_tags(headers: &HeaderMap, name: header::HeaderName) -> Option<Vec<Stri
 /// `If-None-Match` matches the current tag (weak comparison, as RFC 9110 prescribes for it).
 pub fn not_modified(req: &HttpRequest, current: &EntityTag) -> bool {
     header_tags(req.headers(), header::IF_NONE_MATCH).is_some_and(|tags| {
-        tags.iter().any(|t| t == "*" || t.parse::<EntityTag>().is_ok_and(|t| t.weak_eq(current)))
+        tags.iter()
+            .any(|t| t == "*" || t.parse::<EntityTag>().is_ok_and(|t| t.weak_eq(current)))
     })
 }
 
@@ -231,12 +295,18 @@ impl IfMatch {
 /// 200 with a strong ETag, or 304 when `If-None-Match` already has it.
 pub fn record_response<T: Serialize>(req: &HttpRequest, tag: EntityTag, body: &T) -> HttpResponse {
     if not_modified(req, &tag) {
-        return HttpResponse::NotModified().insert_header(header::ETag(tag)).finish();
+        return HttpResponse::NotModified()
+            .insert_header(header::ETag(tag))
+            .finish();
     }
     json_response(HttpResponse::Ok(), body, Some(tag))
 }
 
-pub fn json_response<T: Serialize>(mut builder: HttpResponseBuilder, body: &T, tag: Option<EntityTag>) -> HttpResponse {
+pub fn json_response<T: Serialize>(
+    mut builder: HttpResponseBuilder,
+    body: &T,
+    tag: Option<EntityTag>,
+) -> HttpResponse {
     if let Some(tag) = tag {
         builder.insert_header(header::ETag(tag));
     }
@@ -261,7 +331,10 @@ pub struct NoParams {}
 
 /// Applies a JSON Merge Patch (RFC 7396) to the writable form of a record and reads the result
 /// back, so unknown fields, wrong types and cleared required fields are reported like a create's.
-pub fn merge<T: Serialize + DeserializeOwned>(current: &T, patch: serde_json::Map<String, serde_json::Value>) -> ApiResult<T> {
+pub fn merge<T: Serialize + DeserializeOwned>(
+    current: &T,
+    patch: serde_json::Map<String, serde_json::Value>,
+) -> ApiResult<T> {
     let mut document = serde_json::to_value(current).map_err(|e| ApiError::Internal(e.into()))?;
     json_patch::merge(&mut document, &serde_json::Value::Object(patch));
     from_value(document)

@@ -24,9 +24,16 @@ fn main() -> Result<()> {
             init_tracing("info");
             with_database(&args.database, |url| async move {
                 kopa::db::migrate(&url).await?;
-                let mut conn = <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(&url).await?;
+                let mut conn =
+                    <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(
+                        &url,
+                    )
+                    .await?;
                 let report = kopa::seed::load(&mut conn, &args.seeds_dir).await?;
-                println!("seeds loaded: {} created, {} updated, {} unchanged", report.created, report.updated, report.unchanged);
+                println!(
+                    "seeds loaded: {} created, {} updated, {} unchanged",
+                    report.created, report.updated, report.unchanged
+                );
                 Ok(())
             })
         }
@@ -35,8 +42,12 @@ fn main() -> Result<()> {
 }
 
 fn init_tracing(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
 }
 
 /// Runs `work` against `DATABASE_URL`, or against the embedded cluster, which is started first
@@ -76,11 +87,19 @@ fn serve(args: ServeArgs) -> Result<()> {
         kopa::db::migrate(&url).await?;
         let pool = kopa::db::pool(&url, pool_size, pool_timeout)?;
         if !args.no_seed {
-            let mut conn = pool.get().await.map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
+            let mut conn = pool
+                .get()
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
             if kopa::seed::registry_is_empty(&mut conn).await? {
                 let report = kopa::seed::load(&mut conn, &args.seeds_dir)
                     .await
-                    .with_context(|| format!("loading the seeds from {} (start with --no-seed to skip)", args.seeds_dir.display()))?;
+                    .with_context(|| {
+                        format!(
+                            "loading the seeds from {} (start with --no-seed to skip)",
+                            args.seeds_dir.display()
+                        )
+                    })?;
                 tracing::info!(created = report.created, "empty registry: seed data loaded");
             }
         }

@@ -51,26 +51,50 @@ fn problem(description: &str) -> Response {
         .description(description)
         .content(
             "application/problem+json",
-            ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
         )
         .build()
 }
 
 const STANDARD: [(&str, &str, &str); 7] = [
-    ("400", "BadRequest", "Malformed request: bad JSON syntax, or a bad or unknown query parameter"),
+    (
+        "400",
+        "BadRequest",
+        "Malformed request: bad JSON syntax, or a bad or unknown query parameter",
+    ),
     ("404", "NotFound", "No such resource"),
     ("413", "PayloadTooLarge", "Request body too large"),
-    ("415", "UnsupportedMediaType", "Wrong Content-Type for the request body"),
-    ("422", "ValidationFailed", "The body breaks a rule; `errors` names every offending field"),
-    ("500", "InternalError", "Unexpected error; the body carries only a request id"),
-    ("503", "Unavailable", "The database is unreachable; retry after `Retry-After` seconds"),
+    (
+        "415",
+        "UnsupportedMediaType",
+        "Wrong Content-Type for the request body",
+    ),
+    (
+        "422",
+        "ValidationFailed",
+        "The body breaks a rule; `errors` names every offending field",
+    ),
+    (
+        "500",
+        "InternalError",
+        "Unexpected error; the body carries only a request id",
+    ),
+    (
+        "503",
+        "Unavailable",
+        "The database is unreachable; retry after `Retry-After` seconds",
+    ),
 ];
 
 /// Adds the shared problem responses to every operation, as references to components.
 pub fn finish(mut spec: OpenApi) -> OpenApi {
     let components = spec.components.get_or_insert_with(Default::default);
     for (_, name, description) in STANDARD {
-        components.responses.insert(name.to_owned(), RefOr::T(problem(description)));
+        components
+            .responses
+            .insert(name.to_owned(), RefOr::T(problem(description)));
     }
     for (path, item) in spec.paths.paths.iter_mut() {
         let has_path_params = path.contains('{');
@@ -87,7 +111,9 @@ pub fn finish(mut spec: OpenApi) -> OpenApi {
                         .responses
                         .responses
                         .entry(status.to_owned())
-                        .or_insert_with(|| RefOr::Ref(Ref::new(format!("#/components/responses/{name}"))));
+                        .or_insert_with(|| {
+                            RefOr::Ref(Ref::new(format!("#/components/responses/{name}")))
+                        });
                 }
             }
         }
@@ -96,9 +122,17 @@ pub fn finish(mut spec: OpenApi) -> OpenApi {
 }
 
 fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
-    [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch, &mut item.head, &mut item.options]
-        .into_iter()
-        .filter_map(Option::as_mut)
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+        &mut item.head,
+        &mut item.options,
+    ]
+    .into_iter()
+    .filter_map(Option::as_mut)
 }
 
 /// Paths and methods from the spec, to tell 404 from 405 for requests no route took.
@@ -138,7 +172,10 @@ impl RouteTable {
             .iter()
             .filter(|(segments, _)| {
                 segments.len() == wanted.len()
-                    && segments.iter().zip(&wanted).all(|(s, w)| s == w || (s.starts_with('{') && !w.is_empty()))
+                    && segments
+                        .iter()
+                        .zip(&wanted)
+                        .all(|(s, w)| s == w || (s.starts_with('{') && !w.is_empty()))
             })
             .flat_map(|(_, methods)| methods.iter().copied())
             .collect();

@@ -42,34 +42,64 @@ pub fn limit(raw: Option<i64>) -> ApiResult<i64> {
     match raw {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::bad_param("limit", "out_of_range", format!("limit must be between 1 and {MAX_LIMIT}"))),
+        Some(_) => Err(ApiError::bad_param(
+            "limit",
+            "out_of_range",
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+        )),
     }
 }
 
 pub fn decode_cursor<K: DeserializeOwned>(raw: Option<&str>, sort: &str) -> ApiResult<Option<K>> {
     let Some(raw) = raw else { return Ok(None) };
-    let bad = || ApiError::bad_param("cursor", "invalid", "cursor is not one this list returned; start again without it");
+    let bad = || {
+        ApiError::bad_param(
+            "cursor",
+            "invalid",
+            "cursor is not one this list returned; start again without it",
+        )
+    };
     let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
     let body: CursorBody<K> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     if body.s != sort {
-        return Err(ApiError::bad_param("cursor", "invalid", "cursor belongs to another sort order"));
+        return Err(ApiError::bad_param(
+            "cursor",
+            "invalid",
+            "cursor belongs to another sort order",
+        ));
     }
     Ok(Some(body.k))
 }
 
 pub fn encode_cursor<K: Serialize>(key: &K, sort: &str) -> String {
-    let body = CursorBody { s: sort.to_owned(), k: key };
+    let body = CursorBody {
+        s: sort.to_owned(),
+        k: key,
+    };
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&body).unwrap_or_default())
 }
 
 impl<T: ToSchema> Page<T> {
     /// Builds a page from up to `limit + 1` rows fetched in list order: the extra row only tells
     /// that there is a next page.
-    pub fn from_rows<K: Serialize>(mut rows: Vec<T>, limit: i64, sort: &str, key: impl Fn(&T) -> K) -> Self {
+    pub fn from_rows<K: Serialize>(
+        mut rows: Vec<T>,
+        limit: i64,
+        sort: &str,
+        key: impl Fn(&T) -> K,
+    ) -> Self {
         let more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
-        let next_cursor = if more { rows.last().map(|r| encode_cursor(&key(r), sort)) } else { None };
-        Page { data: rows, next_cursor, total: None }
+        let next_cursor = if more {
+            rows.last().map(|r| encode_cursor(&key(r), sort))
+        } else {
+            None
+        };
+        Page {
+            data: rows,
+            next_cursor,
+            total: None,
+        }
     }
 
     pub fn with_total(mut self, total: Option<i64>) -> Self {
@@ -83,7 +113,10 @@ impl<T: ToSchema + Serialize> Page<T> {
     pub fn respond(&self, req: &HttpRequest) -> HttpResponse {
         let mut builder = HttpResponse::Ok();
         if let Some(cursor) = &self.next_cursor {
-            builder.insert_header((header::LINK, format!("<{}>; rel=\"next\"", next_url(req, cursor))));
+            builder.insert_header((
+                header::LINK,
+                format!("<{}>; rel=\"next\"", next_url(req, cursor)),
+            ));
         }
         crate::http::json_response(builder, self, None)
     }

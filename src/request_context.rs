@@ -40,12 +40,18 @@ pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let context = RequestContext { request_id: request_id(&req), path: req.path().to_owned() };
+    let context = RequestContext {
+        request_id: request_id(&req),
+        path: req.path().to_owned(),
+    };
     let id = context.request_id.clone();
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
-    let mut response = tracing::Instrument::instrument(CONTEXT.scope(context, next.call(req)), span).await?;
+    let mut response =
+        tracing::Instrument::instrument(CONTEXT.scope(context, next.call(req)), span).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
     Ok(response)
 }

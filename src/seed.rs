@@ -25,7 +25,9 @@ use crate::organisations::{OrganisationInput, OrganisationRow};
 use crate::partners::{PartnerInput, PartnerRow};
 use crate::programmes::{ProgrammeInput, ProgrammeRow};
 use crate::projects::{Contact, DatePrecision, Funding, ProjectInput, ProjectRow, ProjectStatus};
-use crate::schema::{activities, indicators, metric_values, organisations, programmes, project_partners, projects};
+use crate::schema::{
+    activities, indicators, metric_values, organisations, programmes, project_partners, projects,
+};
 use crate::validation;
 
 #[derive(Deserialize)]
@@ -170,20 +172,28 @@ fn read(dir: &Path) -> Result<Seeds> {
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read the seeds directory {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "json") && p.file_name().is_some_and(|n| n != "indicators.json"))
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                && p.file_name().is_some_and(|n| n != "indicators.json")
+        })
         .collect();
     names.sort();
     let documents = names
         .iter()
         .map(|path| Ok((path.display().to_string(), parse::<SeedDocument>(path)?)))
         .collect::<Result<_>>()?;
-    Ok(Seeds { indicators: indicators.indicators, documents })
+    Ok(Seeds {
+        indicators: indicators.indicators,
+        documents,
+    })
 }
 
 fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut de = serde_json::Deserializer::from_str(&text);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| anyhow!("{}: {} at {}", path.display(), e.inner(), e.path()))
+    serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| anyhow!("{}: {} at {}", path.display(), e.inner(), e.path()))
 }
 
 /// Whether the registry holds no records yet (then `serve` loads the seeds).
@@ -202,7 +212,10 @@ pub async fn load(conn: &mut AsyncPgConnection, dir: &Path) -> Result<SeedReport
             loader.report.count(outcome);
         }
         for (file, document) in seeds.documents {
-            loader.document(conn, document).await.with_context(|| format!("loading {file}"))?;
+            loader
+                .document(conn, document)
+                .await
+                .with_context(|| format!("loading {file}"))?;
         }
         Ok(loader.report)
     })
@@ -219,7 +232,10 @@ struct Loader {
 fn checked<T: validator::Validate>(what: &str, input: &T) -> Result<()> {
     validation::validate(input).map_err(|e| match e {
         ApiError::Validation(errors) => {
-            let list: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+            let list: Vec<String> = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect();
             anyhow!("{what} is invalid: {}", list.join("; "))
         }
         other => anyhow!("{what}: {other}"),
@@ -232,14 +248,24 @@ fn db(e: ApiError) -> anyhow::Error {
 
 impl Loader {
     fn organisation_id(&self, name: &str) -> Result<Uuid> {
-        self.organisations.get(name).copied().ok_or_else(|| anyhow!("unknown organisation {name:?}"))
+        self.organisations
+            .get(name)
+            .copied()
+            .ok_or_else(|| anyhow!("unknown organisation {name:?}"))
     }
 
     fn programme_id(&self, name: &str) -> Result<Uuid> {
-        self.programmes.get(name).copied().ok_or_else(|| anyhow!("unknown programme {name:?}"))
+        self.programmes
+            .get(name)
+            .copied()
+            .ok_or_else(|| anyhow!("unknown programme {name:?}"))
     }
 
-    async fn indicator(&mut self, conn: &mut AsyncPgConnection, input: IndicatorInput) -> Result<Outcome> {
+    async fn indicator(
+        &mut self,
+        conn: &mut AsyncPgConnection,
+        input: IndicatorInput,
+    ) -> Result<Outcome> {
         checked(&format!("indicator {}", input.code), &input)?;
         let existing: Option<IndicatorRow> = indicators::table
             .filter(indicators::code.eq(&input.code))
@@ -249,22 +275,36 @@ impl Loader {
             .optional()?;
         Ok(match existing {
             None => {
-                diesel::insert_into(indicators::table).values((indicators::id.eq(Uuid::now_v7()), &input)).execute(conn).await?;
+                diesel::insert_into(indicators::table)
+                    .values((indicators::id.eq(Uuid::now_v7()), &input))
+                    .execute(conn)
+                    .await?;
                 Outcome::Created
             }
             Some(row) if IndicatorInput::from(row.clone()) == input => Outcome::Unchanged,
             Some(row) => {
-                diesel::update(indicators::table.find(row.id)).set(&input).execute(conn).await?;
+                diesel::update(indicators::table.find(row.id))
+                    .set(&input)
+                    .execute(conn)
+                    .await?;
                 Outcome::Updated
             }
         })
     }
 
-    async fn document(&mut self, conn: &mut AsyncPgConnection, document: SeedDocument) -> Result<()> {
+    async fn document(
+        &mut self,
+        conn: &mut AsyncPgConnection,
+        document: SeedDocument,
+    ) -> Result<()> {
         for input in document.organisations {
             checked(&format!("organisation {:?}", input.name), &input)?;
             let existing: Option<OrganisationRow> = organisations::table
-                .filter(sql::<Bool>("lower(name) = lower(").bind::<diesel::sql_types::Text, _>(input.name.clone()).sql(")"))
+                .filter(
+                    sql::<Bool>("lower(name) = lower(")
+                        .bind::<diesel::sql_types::Text, _>(input.name.clone())
+                        .sql(")"),
+                )
                 .filter(organisations::country.is_not_distinct_from(input.country.clone()))
                 .select(OrganisationRow::as_select())
                 .first(conn)
@@ -273,12 +313,20 @@ impl Loader {
             let (id, outcome) = match existing {
                 None => {
                     let id = Uuid::now_v7();
-                    diesel::insert_into(organisations::table).values((organisations::id.eq(id), &input)).execute(conn).await?;
+                    diesel::insert_into(organisations::table)
+                        .values((organisations::id.eq(id), &input))
+                        .execute(conn)
+                        .await?;
                     (id, Outcome::Created)
                 }
-                Some(row) if OrganisationInput::from(row.clone()) == input => (row.id, Outcome::Unchanged),
+                Some(row) if OrganisationInput::from(row.clone()) == input => {
+                    (row.id, Outcome::Unchanged)
+                }
                 Some(row) => {
-                    diesel::update(organisations::table.find(row.id)).set(&input).execute(conn).await?;
+                    diesel::update(organisations::table.find(row.id))
+                        .set(&input)
+                        .execute(conn)
+                        .await?;
                     (row.id, Outcome::Updated)
                 }
             };
@@ -291,15 +339,27 @@ impl Loader {
                 short_name: seed.short_name,
                 code: seed.code,
                 description: seed.description,
-                funder_id: seed.funder.as_deref().map(|n| self.organisation_id(n)).transpose()?,
-                administrator_id: seed.administrator.as_deref().map(|n| self.organisation_id(n)).transpose()?,
+                funder_id: seed
+                    .funder
+                    .as_deref()
+                    .map(|n| self.organisation_id(n))
+                    .transpose()?,
+                administrator_id: seed
+                    .administrator
+                    .as_deref()
+                    .map(|n| self.organisation_id(n))
+                    .transpose()?,
                 start_date: seed.start_date,
                 end_date: seed.end_date,
                 website: seed.website,
             };
             checked(&format!("programme {:?}", input.name), &input)?;
             let existing: Option<ProgrammeRow> = programmes::table
-                .filter(sql::<Bool>("lower(name) = lower(").bind::<diesel::sql_types::Text, _>(input.name.clone()).sql(")"))
+                .filter(
+                    sql::<Bool>("lower(name) = lower(")
+                        .bind::<diesel::sql_types::Text, _>(input.name.clone())
+                        .sql(")"),
+                )
                 .select(ProgrammeRow::as_select())
                 .first(conn)
                 .await
@@ -307,12 +367,20 @@ impl Loader {
             let (id, outcome) = match existing {
                 None => {
                     let id = Uuid::now_v7();
-                    diesel::insert_into(programmes::table).values((programmes::id.eq(id), &input)).execute(conn).await?;
+                    diesel::insert_into(programmes::table)
+                        .values((programmes::id.eq(id), &input))
+                        .execute(conn)
+                        .await?;
                     (id, Outcome::Created)
                 }
-                Some(row) if ProgrammeInput::from(row.clone()) == input => (row.id, Outcome::Unchanged),
+                Some(row) if ProgrammeInput::from(row.clone()) == input => {
+                    (row.id, Outcome::Unchanged)
+                }
                 Some(row) => {
-                    diesel::update(programmes::table.find(row.id)).set(&input).execute(conn).await?;
+                    diesel::update(programmes::table.find(row.id))
+                        .set(&input)
+                        .execute(conn)
+                        .await?;
                     (row.id, Outcome::Updated)
                 }
             };
@@ -321,19 +389,34 @@ impl Loader {
         }
         for seed in document.projects {
             let title = seed.title.clone();
-            self.project(conn, &document.source_document, seed).await.with_context(|| format!("project {title:?}"))?;
+            self.project(conn, &document.source_document, seed)
+                .await
+                .with_context(|| format!("project {title:?}"))?;
         }
         Ok(())
     }
 
-    async fn project(&mut self, conn: &mut AsyncPgConnection, source: &str, seed: SeedProject) -> Result<()> {
+    async fn project(
+        &mut self,
+        conn: &mut AsyncPgConnection,
+        source: &str,
+        seed: SeedProject,
+    ) -> Result<()> {
         let funding = seed
             .funding
             .iter()
             .map(|f| {
                 Ok(Funding {
-                    programme_id: f.programme.as_deref().map(|n| self.programme_id(n)).transpose()?,
-                    funder_id: f.funder.as_deref().map(|n| self.organisation_id(n)).transpose()?,
+                    programme_id: f
+                        .programme
+                        .as_deref()
+                        .map(|n| self.programme_id(n))
+                        .transpose()?,
+                    funder_id: f
+                        .funder
+                        .as_deref()
+                        .map(|n| self.organisation_id(n))
+                        .transpose()?,
                     share_percent: f.share_percent,
                     amount: f.amount.clone(),
                     currency: f.currency.clone(),
@@ -351,7 +434,11 @@ impl Loader {
             objectives: seed.objectives,
             status: seed.status,
             lead_organisation_id: lead,
-            programme_id: seed.programme.as_deref().map(|n| self.programme_id(n)).transpose()?,
+            programme_id: seed
+                .programme
+                .as_deref()
+                .map(|n| self.programme_id(n))
+                .transpose()?,
             start_date: seed.start_date,
             end_date: seed.end_date,
             date_precision: seed.date_precision.unwrap_or(DatePrecision::Day),
@@ -370,22 +457,34 @@ impl Loader {
         let mut query = projects::table.select(ProjectRow::as_select()).into_boxed();
         query = match &input.reference {
             Some(reference) => query.filter(projects::reference.eq(reference.clone())),
-            None => query.filter(projects::title.eq(input.title.clone()).and(projects::lead_organisation_id.eq(lead))),
+            None => query.filter(
+                projects::title
+                    .eq(input.title.clone())
+                    .and(projects::lead_organisation_id.eq(lead)),
+            ),
         };
         let existing: Option<ProjectRow> = query.first(conn).await.optional()?;
         let project_id = match existing {
             None => {
-                let project = crate::projects::insert_project(conn, input).await.map_err(db)?;
+                let project = crate::projects::insert_project(conn, input)
+                    .await
+                    .map_err(db)?;
                 self.report.count(Outcome::Created);
                 project.id
             }
             Some(row) => {
                 let id = row.id;
-                let funding = crate::projects::load_funding(conn, &[id]).await.map_err(db)?.remove(&id).unwrap_or_default();
+                let funding = crate::projects::load_funding(conn, &[id])
+                    .await
+                    .map_err(db)?
+                    .remove(&id)
+                    .unwrap_or_default();
                 if ProjectInput::from_stored(row, funding) == input {
                     self.report.count(Outcome::Unchanged);
                 } else {
-                    crate::projects::store_project(conn, id, input).await.map_err(db)?;
+                    crate::projects::store_project(conn, id, input)
+                        .await
+                        .map_err(db)?;
                     self.report.count(Outcome::Updated);
                 }
                 id
@@ -409,14 +508,21 @@ impl Loader {
             let outcome = match existing {
                 None => {
                     diesel::insert_into(project_partners::table)
-                        .values((project_partners::id.eq(Uuid::now_v7()), project_partners::project_id.eq(project_id), &input))
+                        .values((
+                            project_partners::id.eq(Uuid::now_v7()),
+                            project_partners::project_id.eq(project_id),
+                            &input,
+                        ))
                         .execute(conn)
                         .await?;
                     Outcome::Created
                 }
                 Some(row) if PartnerInput::from(row.clone()) == input => Outcome::Unchanged,
                 Some(row) => {
-                    diesel::update(project_partners::table.find(row.id)).set(&input).execute(conn).await?;
+                    diesel::update(project_partners::table.find(row.id))
+                        .set(&input)
+                        .execute(conn)
+                        .await?;
                     Outcome::Updated
                 }
             };
@@ -434,10 +540,21 @@ impl Loader {
                 .await
                 .optional()?;
             let (id, outcome) = match existing {
-                None => (crate::activities::insert_activity(conn, project_id, &input).await.map_err(db)?.id, Outcome::Created),
-                Some(row) if ActivityInput::from(row.clone()) == input => (row.id, Outcome::Unchanged),
+                None => (
+                    crate::activities::insert_activity(conn, project_id, &input)
+                        .await
+                        .map_err(db)?
+                        .id,
+                    Outcome::Created,
+                ),
+                Some(row) if ActivityInput::from(row.clone()) == input => {
+                    (row.id, Outcome::Unchanged)
+                }
                 Some(row) => {
-                    diesel::update(activities::table.find(row.id)).set(&input).execute(conn).await?;
+                    diesel::update(activities::table.find(row.id))
+                        .set(&input)
+                        .execute(conn)
+                        .await?;
                     (row.id, Outcome::Updated)
                 }
             };
@@ -448,7 +565,11 @@ impl Loader {
         }
         for metric in seed.metrics {
             let activity_id = match &metric.activity {
-                Some(key) => Some(*activity_ids.get(key).ok_or_else(|| anyhow!("unknown activity key {key:?}"))?),
+                Some(key) => Some(
+                    *activity_ids
+                        .get(key)
+                        .ok_or_else(|| anyhow!("unknown activity key {key:?}"))?,
+                ),
                 None => None,
             };
             let input = MetricInput {
@@ -469,7 +590,9 @@ impl Loader {
                 .filter(metric_values::activity_id.is_not_distinct_from(input.activity_id))
                 .filter(metric_values::period_start.is_not_distinct_from(input.period_start))
                 .filter(metric_values::period_end.is_not_distinct_from(input.period_end))
-                .filter(metric_values::target_group.is_not_distinct_from(input.target_group.clone()))
+                .filter(
+                    metric_values::target_group.is_not_distinct_from(input.target_group.clone()),
+                )
                 .filter(metric_values::kind.eq(input.kind))
                 .select(MetricRow::as_select())
                 .first(conn)
@@ -477,12 +600,21 @@ impl Loader {
                 .optional()?;
             let outcome = match existing {
                 None => {
-                    crate::metrics::insert_metric(conn, project_id, &input).await.map_err(db)?;
+                    crate::metrics::insert_metric(conn, project_id, &input)
+                        .await
+                        .map_err(db)?;
                     Outcome::Created
                 }
-                Some(row) if MetricInput::from_stored(row.clone(), input.indicator.clone()) == input => Outcome::Unchanged,
+                Some(row)
+                    if MetricInput::from_stored(row.clone(), input.indicator.clone()) == input =>
+                {
+                    Outcome::Unchanged
+                }
                 Some(row) => {
-                    diesel::update(metric_values::table.find(row.id)).set(form).execute(conn).await?;
+                    diesel::update(metric_values::table.find(row.id))
+                        .set(form)
+                        .execute(conn)
+                        .await?;
                     Outcome::Updated
                 }
             };

@@ -6,7 +6,9 @@ use crate::error::{validation_errors, ApiError, ApiResult};
 
 /// Runs `validator` and turns its errors into a 422 naming every field.
 pub fn validate<T: Validate>(input: &T) -> ApiResult<()> {
-    input.validate().map_err(|e| ApiError::Validation(validation_errors(&e)))
+    input
+        .validate()
+        .map_err(|e| ApiError::Validation(validation_errors(&e)))
 }
 
 fn error(code: &'static str, message: &'static str) -> ValidationError {
@@ -18,7 +20,10 @@ pub fn country(value: &str) -> Result<(), ValidationError> {
     if value.len() == 2 && value.bytes().all(|b| b.is_ascii_uppercase()) {
         Ok(())
     } else {
-        Err(error("invalid", "must be an ISO 3166-1 alpha-2 code in upper case, e.g. LV"))
+        Err(error(
+            "invalid",
+            "must be an ISO 3166-1 alpha-2 code in upper case, e.g. LV",
+        ))
     }
 }
 
@@ -27,17 +32,25 @@ pub fn currency(value: &str) -> Result<(), ValidationError> {
     if value.len() == 3 && value.bytes().all(|b| b.is_ascii_uppercase()) {
         Ok(())
     } else {
-        Err(error("invalid", "must be an ISO 4217 currency code in upper case, e.g. EUR"))
+        Err(error(
+            "invalid",
+            "must be an ISO 4217 currency code in upper case, e.g. EUR",
+        ))
     }
 }
 
 /// A phone number as printed: digits, spaces, and `+ - ( ) .`, with at least five digits.
 pub fn phone(value: &str) -> Result<(), ValidationError> {
-    let allowed = value.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    let allowed = value
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-().".contains(c));
     if allowed && value.chars().filter(char::is_ascii_digit).count() >= 5 {
         Ok(())
     } else {
-        Err(error("invalid", "must be a phone number (digits, spaces and + - ( ) .)"))
+        Err(error(
+            "invalid",
+            "must be a phone number (digits, spaces and + - ( ) .)",
+        ))
     }
 }
 
@@ -62,7 +75,10 @@ pub fn code(value: &str) -> Result<(), ValidationError> {
     if ok {
         Ok(())
     } else {
-        Err(error("invalid", "must be a code of lower-case letters, digits and _ (at most 64)"))
+        Err(error(
+            "invalid",
+            "must be a code of lower-case letters, digits and _ (at most 64)",
+        ))
     }
 }
 
@@ -78,7 +94,11 @@ pub fn trimmed(value: &str) -> Result<(), ValidationError> {
 }
 
 /// `end` is not before `start` when both are known.
-pub fn period<T: PartialOrd>(start: Option<&T>, end: Option<&T>, end_field: &'static str) -> Result<(), ValidationError> {
+pub fn period<T: PartialOrd>(
+    start: Option<&T>,
+    end: Option<&T>,
+    end_field: &'static str,
+) -> Result<(), ValidationError> {
     match (start, end) {
         (Some(s), Some(e)) if e < s => {
             let mut err = error("period", "the period must not end before it starts");

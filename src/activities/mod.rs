@@ -45,14 +45,20 @@ pub struct ActivityRow {
 }
 
 /// The writable fields of an activity (create body; PATCH merges into it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema, Insertable, AsChangeset)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema, Insertable, AsChangeset,
+)]
 #[diesel(table_name = activities, treat_none_as_null = true)]
 #[serde(deny_unknown_fields)]
 #[validate(schema(function = "activity_period"))]
 pub struct ActivityInput {
     /// Title in the original language.
     #[validate(length(min = 1, max = 500), custom(function = "validation::trimmed"))]
-    #[schema(min_length = 1, max_length = 500, example = "NVO dialoga platformas pirmā tikšanās")]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        example = "NVO dialoga platformas pirmā tikšanās"
+    )]
     pub title: String,
     /// Kind: a code from `/v1/vocabularies/activity_kinds`.
     #[validate(custom(function = "validation::code"))]
@@ -60,7 +66,10 @@ pub struct ActivityInput {
     pub kind: String,
     /// Short description.
     #[validate(length(max = 5000))]
-    #[schema(max_length = 5000, example = "First meeting of NGOs working on immigrant integration.")]
+    #[schema(
+        max_length = 5000,
+        example = "First meeting of NGOs working on immigrant integration."
+    )]
     pub description: Option<String>,
     /// First day.
     #[schema(example = "2013-03-08")]
@@ -88,7 +97,11 @@ pub struct ActivityInput {
 }
 
 fn activity_period(input: &ActivityInput) -> Result<(), validator::ValidationError> {
-    validation::period(input.start_date.as_ref(), input.end_date.as_ref(), "end_date")
+    validation::period(
+        input.start_date.as_ref(),
+        input.end_date.as_ref(),
+        "end_date",
+    )
 }
 
 /// Something a project does.
@@ -213,13 +226,18 @@ async fn list_activities(
     let mut conn = state.conn().await?;
     projects::ensure_exists(&mut conn, project).await?;
     let filtered = || {
-        let mut query = activities::table.filter(activities::project_id.eq(project)).into_boxed();
+        let mut query = activities::table
+            .filter(activities::project_id.eq(project))
+            .into_boxed();
         if let Some(kind) = &params.kind {
             query = query.filter(activities::kind.eq(kind.clone()));
         }
         query
     };
-    let mut query = filtered().select(ActivityRow::as_select()).order(activities::id).limit(limit + 1);
+    let mut query = filtered()
+        .select(ActivityRow::as_select())
+        .order(activities::id)
+        .limit(limit + 1);
     if let Some(after) = after {
         query = query.filter(activities::id.gt(after));
     }
@@ -229,7 +247,9 @@ async fn list_activities(
         _ => None,
     };
     let rows = rows.into_iter().map(Activity::from).collect();
-    Ok(Page::from_rows(rows, limit, SORT, |a: &Activity| a.id).with_total(total).respond(&req))
+    Ok(Page::from_rows(rows, limit, SORT, |a: &Activity| a.id)
+        .with_total(total)
+        .respond(&req))
 }
 
 /// Add an activity to a project
@@ -253,13 +273,25 @@ async fn create_activity(
     projects::ensure_exists(&mut conn, project).await?;
     let row = insert_activity(&mut conn, project, &input).await?;
     let tag = http::etag(&row.id, row.version);
-    Ok(http::created(format!("/v1/activities/{}", row.id), tag, &row))
+    Ok(http::created(
+        format!("/v1/activities/{}", row.id),
+        tag,
+        &row,
+    ))
 }
 
 /// Inserts an activity of `project` (used by the API and the seeds).
-pub async fn insert_activity(conn: &mut AsyncPgConnection, project: Uuid, input: &ActivityInput) -> ApiResult<Activity> {
+pub async fn insert_activity(
+    conn: &mut AsyncPgConnection,
+    project: Uuid,
+    input: &ActivityInput,
+) -> ApiResult<Activity> {
     let row: ActivityRow = diesel::insert_into(activities::table)
-        .values((activities::id.eq(Uuid::now_v7()), activities::project_id.eq(project), input))
+        .values((
+            activities::id.eq(Uuid::now_v7()),
+            activities::project_id.eq(project),
+            input,
+        ))
         .returning(ActivityRow::as_returning())
         .get_result(conn)
         .await?;
@@ -292,7 +324,11 @@ async fn find_activity(
         .await
         .optional()?
         .ok_or_else(|| ApiError::not_found("activity", id))?;
-    Ok(http::record_response(&req, http::etag(&row.id, row.version), &Activity::from(row)))
+    Ok(http::record_response(
+        &req,
+        http::etag(&row.id, row.version),
+        &Activity::from(row),
+    ))
 }
 
 /// Update an activity (JSON Merge Patch)
@@ -332,7 +368,11 @@ async fn update_activity(
         })
         .await?;
     let tag = http::etag(&row.id, row.version);
-    Ok(http::json_response(HttpResponse::Ok(), &Activity::from(row), Some(tag)))
+    Ok(http::json_response(
+        HttpResponse::Ok(),
+        &Activity::from(row),
+        Some(tag),
+    ))
 }
 
 /// Delete an activity
@@ -360,7 +400,9 @@ async fn delete_activity(
     conn.transaction(async |conn| -> ApiResult<()> {
         let current = lock(conn, id).await?;
         precondition.check(&http::etag(&current.id, current.version))?;
-        diesel::delete(activities::table.find(id)).execute(conn).await?;
+        diesel::delete(activities::table.find(id))
+            .execute(conn)
+            .await?;
         Ok(())
     })
     .await?;

@@ -47,13 +47,19 @@ pub struct IndicatorRow {
 }
 
 /// The writable fields of an indicator (create body; PATCH merges into it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema, Insertable, AsChangeset)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema, Insertable, AsChangeset,
+)]
 #[diesel(table_name = indicators, treat_none_as_null = true)]
 #[serde(deny_unknown_fields)]
 pub struct IndicatorInput {
     /// Stable code (lower-case letters, digits, `_`), unique.
     #[validate(custom(function = "validation::code"))]
-    #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$", max_length = 64, example = "people_trained")]
+    #[schema(
+        pattern = "^[a-z][a-z0-9_]{0,63}$",
+        max_length = 64,
+        example = "people_trained"
+    )]
     pub code: String,
     /// English name.
     #[validate(length(min = 1, max = 200), custom(function = "validation::trimmed"))]
@@ -65,7 +71,10 @@ pub struct IndicatorInput {
     pub name_lv: Option<String>,
     /// What is counted and how.
     #[validate(length(max = 2000))]
-    #[schema(max_length = 2000, example = "People who completed a training course of the project.")]
+    #[schema(
+        max_length = 2000,
+        example = "People who completed a training course of the project."
+    )]
     pub description: Option<String>,
     /// Unit: a code from `/v1/vocabularies/units`.
     #[validate(custom(function = "validation::code"))]
@@ -182,7 +191,10 @@ async fn list_indicators(
         query
     };
     let mut conn = state.conn().await?;
-    let mut query = filtered().select(IndicatorRow::as_select()).order(indicators::code).limit(limit + 1);
+    let mut query = filtered()
+        .select(IndicatorRow::as_select())
+        .order(indicators::code)
+        .limit(limit + 1);
     if let Some(after) = after {
         query = query.filter(indicators::code.gt(after));
     }
@@ -192,7 +204,11 @@ async fn list_indicators(
         _ => None,
     };
     let rows = rows.into_iter().map(Indicator::from).collect();
-    Ok(Page::from_rows(rows, limit, SORT, |i: &Indicator| i.code.clone()).with_total(total).respond(&req))
+    Ok(
+        Page::from_rows(rows, limit, SORT, |i: &Indicator| i.code.clone())
+            .with_total(total)
+            .respond(&req),
+    )
 }
 
 /// Create an indicator
@@ -207,7 +223,10 @@ async fn list_indicators(
     )
 )]
 #[post("/indicators")]
-async fn create_indicator(state: web::Data<AppState>, Json(input): Json<IndicatorInput>) -> ApiResult<HttpResponse> {
+async fn create_indicator(
+    state: web::Data<AppState>,
+    Json(input): Json<IndicatorInput>,
+) -> ApiResult<HttpResponse> {
     validation::validate(&input)?;
     let mut conn = state.conn().await?;
     let row: IndicatorRow = diesel::insert_into(indicators::table)
@@ -216,7 +235,11 @@ async fn create_indicator(state: web::Data<AppState>, Json(input): Json<Indicato
         .get_result(&mut conn)
         .await?;
     let tag = http::etag(&row.id, row.version);
-    Ok(http::created(format!("/v1/indicators/{}", row.code), tag, &Indicator::from(row)))
+    Ok(http::created(
+        format!("/v1/indicators/{}", row.code),
+        tag,
+        &Indicator::from(row),
+    ))
 }
 
 /// Get an indicator
@@ -244,7 +267,11 @@ async fn find_indicator(
         .await
         .optional()?
         .ok_or_else(|| ApiError::NotFound(format!("no indicator with code {:?}", code.as_str())))?;
-    Ok(http::record_response(&req, http::etag(&row.id, row.version), &Indicator::from(row)))
+    Ok(http::record_response(
+        &req,
+        http::etag(&row.id, row.version),
+        &Indicator::from(row),
+    ))
 }
 
 /// Update an indicator (JSON Merge Patch)
@@ -288,7 +315,11 @@ async fn update_indicator(
         })
         .await?;
     let tag = http::etag(&row.id, row.version);
-    Ok(http::json_response(HttpResponse::Ok(), &Indicator::from(row), Some(tag)))
+    Ok(http::json_response(
+        HttpResponse::Ok(),
+        &Indicator::from(row),
+        Some(tag),
+    ))
 }
 
 /// Delete an indicator
@@ -317,14 +348,24 @@ async fn delete_indicator(
     conn.transaction(async |conn| -> ApiResult<()> {
         let current = lock(conn, &code).await?;
         precondition.check(&http::etag(&current.id, current.version))?;
-        let used: i64 = metric_values::table.filter(metric_values::indicator_id.eq(current.id)).count().get_result(conn).await?;
+        let used: i64 = metric_values::table
+            .filter(metric_values::indicator_id.eq(current.id))
+            .count()
+            .get_result(conn)
+            .await?;
         if used > 0 {
             return Err(ApiError::Conflict {
                 detail: format!("the indicator is still used by {used} metric values"),
-                errors: vec![FieldError::new("metric_values.indicator", "referenced", format!("{used} metric values"))],
+                errors: vec![FieldError::new(
+                    "metric_values.indicator",
+                    "referenced",
+                    format!("{used} metric values"),
+                )],
             });
         }
-        diesel::delete(indicators::table.find(current.id)).execute(conn).await?;
+        diesel::delete(indicators::table.find(current.id))
+            .execute(conn)
+            .await?;
         Ok(())
     })
     .await?;

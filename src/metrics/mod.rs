@@ -16,7 +16,9 @@ use crate::decimal;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, IfMatch, Json, MergePatch, NoParams, Query};
 use crate::pagination::{self, Page};
-use crate::schema::{indicators, metric_revisions, metric_values, project_funding, project_partners, projects};
+use crate::schema::{
+    indicators, metric_revisions, metric_values, project_funding, project_partners, projects,
+};
 use crate::{projects as project_resource, validation};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -86,7 +88,10 @@ pub struct MetricInput {
     pub value: f64,
     /// Note on how the number was obtained or qualified (e.g. "more than").
     #[validate(length(max = 2000))]
-    #[schema(max_length = 2000, example = "Attended Latvian language, history and culture courses.")]
+    #[schema(
+        max_length = 2000,
+        example = "Attended Latvian language, history and culture courses."
+    )]
     pub note: Option<String>,
 }
 
@@ -95,14 +100,27 @@ fn default_kind() -> MetricKind {
 }
 
 fn metric_rules(input: &MetricInput) -> Result<(), ValidationError> {
-    validation::period(input.period_start.as_ref(), input.period_end.as_ref(), "period_end")?;
+    validation::period(
+        input.period_start.as_ref(),
+        input.period_end.as_ref(),
+        "period_end",
+    )?;
     if input.period_start.is_some() != input.period_end.is_some() {
-        let mut err = ValidationError::new("required").with_message("period_start and period_end go together".into());
-        err.add_param("field".into(), &if input.period_start.is_some() { "period_end" } else { "period_start" });
+        let mut err = ValidationError::new("required")
+            .with_message("period_start and period_end go together".into());
+        err.add_param(
+            "field".into(),
+            &if input.period_start.is_some() {
+                "period_end"
+            } else {
+                "period_start"
+            },
+        );
         return Err(err);
     }
     if !decimal::has_at_most_decimals(input.value, 4) {
-        let mut err = ValidationError::new("invalid").with_message("value has at most 4 decimals".into());
+        let mut err =
+            ValidationError::new("invalid").with_message("value has at most 4 decimals".into());
         err.add_param("field".into(), &"value");
         return Err(err);
     }
@@ -201,14 +219,23 @@ impl MetricInput {
 }
 
 /// Resolves the indicator code into the stored form (422 naming `indicator` when unknown).
-pub(crate) async fn form(conn: &mut AsyncPgConnection, input: &MetricInput) -> ApiResult<MetricForm> {
+pub(crate) async fn form(
+    conn: &mut AsyncPgConnection,
+    input: &MetricInput,
+) -> ApiResult<MetricForm> {
     let indicator_id: Uuid = indicators::table
         .filter(indicators::code.eq(&input.indicator))
         .select(indicators::id)
         .first(conn)
         .await
         .optional()?
-        .ok_or_else(|| ApiError::invalid("indicator", "unknown_reference", format!("no indicator with code {:?}", input.indicator)))?;
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "indicator",
+                "unknown_reference",
+                format!("no indicator with code {:?}", input.indicator),
+            )
+        })?;
     Ok(MetricForm {
         indicator_id,
         activity_id: input.activity_id,
@@ -222,10 +249,18 @@ pub(crate) async fn form(conn: &mut AsyncPgConnection, input: &MetricInput) -> A
 }
 
 /// Inserts a metric value of `project` (used by the API and the seeds).
-pub async fn insert_metric(conn: &mut AsyncPgConnection, project: Uuid, input: &MetricInput) -> ApiResult<MetricValue> {
+pub async fn insert_metric(
+    conn: &mut AsyncPgConnection,
+    project: Uuid,
+    input: &MetricInput,
+) -> ApiResult<MetricValue> {
     let form = form(conn, input).await?;
     let row: MetricRow = diesel::insert_into(metric_values::table)
-        .values((metric_values::id.eq(Uuid::now_v7()), metric_values::project_id.eq(project), form))
+        .values((
+            metric_values::id.eq(Uuid::now_v7()),
+            metric_values::project_id.eq(project),
+            form,
+        ))
         .returning(MetricRow::as_returning())
         .get_result(conn)
         .await?;
@@ -291,7 +326,9 @@ async fn page(
     let limit = pagination::limit(params.limit)?;
     let after: Option<Uuid> = pagination::decode_cursor(params.cursor.as_deref(), SORT)?;
     let filtered = || {
-        let mut query = metric_values::table.inner_join(indicators::table).into_boxed();
+        let mut query = metric_values::table
+            .inner_join(indicators::table)
+            .into_boxed();
         if let Some(code) = &params.indicator {
             query = query.filter(indicators::code.eq(code.clone()));
         }
@@ -299,14 +336,30 @@ async fn page(
             query = query.filter(metric_values::project_id.eq(project));
         }
         if let Some(org) = params.organisation {
-            let led = projects::table.filter(projects::lead_organisation_id.eq(org)).select(projects::id);
-            let partnered = project_partners::table.filter(project_partners::organisation_id.eq(org)).select(project_partners::project_id);
-            query = query.filter(metric_values::project_id.eq_any(led).or(metric_values::project_id.eq_any(partnered)));
+            let led = projects::table
+                .filter(projects::lead_organisation_id.eq(org))
+                .select(projects::id);
+            let partnered = project_partners::table
+                .filter(project_partners::organisation_id.eq(org))
+                .select(project_partners::project_id);
+            query = query.filter(
+                metric_values::project_id
+                    .eq_any(led)
+                    .or(metric_values::project_id.eq_any(partnered)),
+            );
         }
         if let Some(programme) = params.programme {
-            let main = projects::table.filter(projects::programme_id.eq(programme)).select(projects::id);
-            let funded = project_funding::table.filter(project_funding::programme_id.eq(programme)).select(project_funding::project_id);
-            query = query.filter(metric_values::project_id.eq_any(main).or(metric_values::project_id.eq_any(funded)));
+            let main = projects::table
+                .filter(projects::programme_id.eq(programme))
+                .select(projects::id);
+            let funded = project_funding::table
+                .filter(project_funding::programme_id.eq(programme))
+                .select(project_funding::project_id);
+            query = query.filter(
+                metric_values::project_id
+                    .eq_any(main)
+                    .or(metric_values::project_id.eq_any(funded)),
+            );
         }
         if let Some(activity) = params.activity {
             query = query.filter(metric_values::activity_id.eq(activity));
@@ -331,8 +384,13 @@ async fn page(
         Some(true) => Some(filtered().count().get_result::<i64>(conn).await?),
         _ => None,
     };
-    let values = rows.into_iter().map(|(r, code)| MetricValue::from_parts(r, code)).collect();
-    Ok(Page::from_rows(values, limit, SORT, |m: &MetricValue| m.id).with_total(total).respond(req))
+    let values = rows
+        .into_iter()
+        .map(|(r, code)| MetricValue::from_parts(r, code))
+        .collect();
+    Ok(Page::from_rows(values, limit, SORT, |m: &MetricValue| m.id)
+        .with_total(total)
+        .respond(req))
 }
 
 /// List metric values across projects
@@ -412,7 +470,11 @@ async fn create_metric(
     project_resource::ensure_exists(&mut conn, project).await?;
     let value = insert_metric(&mut conn, project, &input).await?;
     let tag = http::etag(&value.id, value.version);
-    Ok(http::created(format!("/v1/metrics/{}", value.id), tag, &value))
+    Ok(http::created(
+        format!("/v1/metrics/{}", value.id),
+        tag,
+        &value,
+    ))
 }
 
 /// Get a metric value
@@ -442,7 +504,11 @@ async fn find_metric(
         .await
         .optional()?
         .ok_or_else(|| ApiError::not_found("metric value", id))?;
-    Ok(http::record_response(&req, http::etag(&row.id, row.version), &MetricValue::from_parts(row, code)))
+    Ok(http::record_response(
+        &req,
+        http::etag(&row.id, row.version),
+        &MetricValue::from_parts(row, code),
+    ))
 }
 
 /// Update a metric value (JSON Merge Patch)
@@ -514,7 +580,9 @@ async fn delete_metric(
     conn.transaction(async |conn| -> ApiResult<()> {
         let (current, _) = lock(conn, id).await?;
         precondition.check(&http::etag(&current.id, current.version))?;
-        diesel::delete(metric_values::table.find(id)).execute(conn).await?;
+        diesel::delete(metric_values::table.find(id))
+            .execute(conn)
+            .await?;
         Ok(())
     })
     .await?;
@@ -530,7 +598,11 @@ async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<(MetricRow, S
         .await
         .optional()?
         .ok_or_else(|| ApiError::not_found("metric value", id))?;
-    let code: String = indicators::table.find(row.indicator_id).select(indicators::code).first(conn).await?;
+    let code: String = indicators::table
+        .find(row.indicator_id)
+        .select(indicators::code)
+        .first(conn)
+        .await?;
     Ok((row, code))
 }
 

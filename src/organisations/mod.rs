@@ -43,13 +43,19 @@ pub struct OrganisationRow {
 }
 
 /// The writable fields of an organisation (create body; PATCH merges into it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema, Insertable, AsChangeset)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema, Insertable, AsChangeset,
+)]
 #[diesel(table_name = organisations, treat_none_as_null = true)]
 #[serde(deny_unknown_fields)]
 pub struct OrganisationInput {
     /// Official name in the original language.
     #[validate(length(min = 1, max = 300), custom(function = "validation::trimmed"))]
-    #[schema(min_length = 1, max_length = 300, example = "Latvijas Sarkanais Krusts")]
+    #[schema(
+        min_length = 1,
+        max_length = 300,
+        example = "Latvijas Sarkanais Krusts"
+    )]
     pub name: String,
     /// Common abbreviation.
     #[validate(length(min = 1, max = 100), custom(function = "validation::trimmed"))]
@@ -81,7 +87,10 @@ pub struct OrganisationInput {
     pub phone: Option<String>,
     /// Short description.
     #[validate(length(max = 5000))]
-    #[schema(max_length = 5000, example = "Latvian Red Cross, the national humanitarian society.")]
+    #[schema(
+        max_length = 5000,
+        example = "Latvian Red Cross, the national humanitarian society."
+    )]
     pub description: Option<String>,
 }
 
@@ -214,7 +223,10 @@ async fn list_organisations(
         query
     };
     let mut conn = state.conn().await?;
-    let mut query = filtered().select(OrganisationRow::as_select()).order(organisations::id).limit(limit + 1);
+    let mut query = filtered()
+        .select(OrganisationRow::as_select())
+        .order(organisations::id)
+        .limit(limit + 1);
     if let Some(after) = after {
         query = query.filter(organisations::id.gt(after));
     }
@@ -224,7 +236,9 @@ async fn list_organisations(
         _ => None,
     };
     let rows = rows.into_iter().map(Organisation::from).collect();
-    Ok(Page::from_rows(rows, limit, SORT, |o: &Organisation| o.id).with_total(total).respond(&req))
+    Ok(Page::from_rows(rows, limit, SORT, |o: &Organisation| o.id)
+        .with_total(total)
+        .respond(&req))
 }
 
 /// Create an organisation
@@ -240,7 +254,10 @@ async fn list_organisations(
     )
 )]
 #[post("/organisations")]
-async fn create_organisation(state: web::Data<AppState>, Json(input): Json<OrganisationInput>) -> ApiResult<HttpResponse> {
+async fn create_organisation(
+    state: web::Data<AppState>,
+    Json(input): Json<OrganisationInput>,
+) -> ApiResult<HttpResponse> {
     validation::validate(&input)?;
     let mut conn = state.conn().await?;
     let row: OrganisationRow = diesel::insert_into(organisations::table)
@@ -249,7 +266,11 @@ async fn create_organisation(state: web::Data<AppState>, Json(input): Json<Organ
         .get_result(&mut conn)
         .await?;
     let tag = http::etag(&row.id, row.version);
-    Ok(http::created(format!("/v1/organisations/{}", row.id), tag, &Organisation::from(row)))
+    Ok(http::created(
+        format!("/v1/organisations/{}", row.id),
+        tag,
+        &Organisation::from(row),
+    ))
 }
 
 /// Get an organisation
@@ -278,7 +299,11 @@ async fn find_organisation(
         .await
         .optional()?
         .ok_or_else(|| ApiError::not_found("organisation", id))?;
-    Ok(http::record_response(&req, http::etag(&row.id, row.version), &Organisation::from(row)))
+    Ok(http::record_response(
+        &req,
+        http::etag(&row.id, row.version),
+        &Organisation::from(row),
+    ))
 }
 
 /// Update an organisation (JSON Merge Patch)
@@ -322,7 +347,11 @@ async fn update_organisation(
         })
         .await?;
     let tag = http::etag(&row.id, row.version);
-    Ok(http::json_response(HttpResponse::Ok(), &Organisation::from(row), Some(tag)))
+    Ok(http::json_response(
+        HttpResponse::Ok(),
+        &Organisation::from(row),
+        Some(tag),
+    ))
 }
 
 /// Delete an organisation
@@ -360,7 +389,9 @@ async fn delete_organisation(
                 errors: references,
             });
         }
-        diesel::delete(organisations::table.find(id)).execute(conn).await?;
+        diesel::delete(organisations::table.find(id))
+            .execute(conn)
+            .await?;
         Ok(())
     })
     .await?;
@@ -379,24 +410,59 @@ async fn lock(conn: &mut diesel_async::AsyncPgConnection, id: Uuid) -> ApiResult
 }
 
 /// What still points at an organisation, one entry per kind of reference.
-async fn references(conn: &mut diesel_async::AsyncPgConnection, id: Uuid) -> ApiResult<Vec<FieldError>> {
-    let led: i64 = projects::table.filter(projects::lead_organisation_id.eq(id)).count().get_result(conn).await?;
-    let partner: i64 = project_partners::table.filter(project_partners::organisation_id.eq(id)).count().get_result(conn).await?;
-    let funded: i64 = programmes::table
-        .filter(programmes::funder_id.eq(id).or(programmes::administrator_id.eq(id)))
+async fn references(
+    conn: &mut diesel_async::AsyncPgConnection,
+    id: Uuid,
+) -> ApiResult<Vec<FieldError>> {
+    let led: i64 = projects::table
+        .filter(projects::lead_organisation_id.eq(id))
         .count()
         .get_result(conn)
         .await?;
-    let funding: i64 = project_funding::table.filter(project_funding::funder_id.eq(id)).count().get_result(conn).await?;
+    let partner: i64 = project_partners::table
+        .filter(project_partners::organisation_id.eq(id))
+        .count()
+        .get_result(conn)
+        .await?;
+    let funded: i64 = programmes::table
+        .filter(
+            programmes::funder_id
+                .eq(id)
+                .or(programmes::administrator_id.eq(id)),
+        )
+        .count()
+        .get_result(conn)
+        .await?;
+    let funding: i64 = project_funding::table
+        .filter(project_funding::funder_id.eq(id))
+        .count()
+        .get_result(conn)
+        .await?;
     let mut out = Vec::new();
     for (count, field, what) in [
         (led, "projects.lead_organisation_id", "projects it leads"),
-        (partner, "project_partners.organisation_id", "project partnerships"),
-        (funded, "programmes.funder_id", "programmes it funds or administers"),
-        (funding, "project_funding.funder_id", "project funding lines"),
+        (
+            partner,
+            "project_partners.organisation_id",
+            "project partnerships",
+        ),
+        (
+            funded,
+            "programmes.funder_id",
+            "programmes it funds or administers",
+        ),
+        (
+            funding,
+            "project_funding.funder_id",
+            "project funding lines",
+        ),
     ] {
         if count > 0 {
-            out.push(FieldError::new(field, "referenced", format!("{count} {what}")));
+            out.push(FieldError::new(
+                field,
+                "referenced",
+                format!("{count} {what}"),
+            ));
         }
     }
     Ok(out)

@@ -38,7 +38,9 @@ pub struct PartnerRow {
 }
 
 /// The writable fields of a partnership (create body; PATCH merges into it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema, Insertable, AsChangeset)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema, Insertable, AsChangeset,
+)]
 #[diesel(table_name = project_partners, treat_none_as_null = true)]
 #[serde(deny_unknown_fields)]
 pub struct PartnerInput {
@@ -51,7 +53,10 @@ pub struct PartnerInput {
     pub role: String,
     /// What the partner does in the project.
     #[validate(length(max = 2000))]
-    #[schema(max_length = 2000, example = "Took part in the steering group and published project news.")]
+    #[schema(
+        max_length = 2000,
+        example = "Took part in the steering group and published project news."
+    )]
     pub description: Option<String>,
 }
 
@@ -101,7 +106,11 @@ impl From<PartnerRow> for Partner {
 
 impl From<PartnerRow> for PartnerInput {
     fn from(r: PartnerRow) -> Self {
-        PartnerInput { organisation_id: r.organisation_id, role: r.role, description: r.description }
+        PartnerInput {
+            organisation_id: r.organisation_id,
+            role: r.role,
+            description: r.description,
+        }
     }
 }
 
@@ -145,7 +154,9 @@ async fn list_partners(
     let mut conn = state.conn().await?;
     projects::ensure_exists(&mut conn, project).await?;
     let filtered = || {
-        let mut query = project_partners::table.filter(project_partners::project_id.eq(project)).into_boxed();
+        let mut query = project_partners::table
+            .filter(project_partners::project_id.eq(project))
+            .into_boxed();
         if let Some(role) = &params.role {
             query = query.filter(project_partners::role.eq(role.clone()));
         }
@@ -154,7 +165,10 @@ async fn list_partners(
         }
         query
     };
-    let mut query = filtered().select(PartnerRow::as_select()).order(project_partners::id).limit(limit + 1);
+    let mut query = filtered()
+        .select(PartnerRow::as_select())
+        .order(project_partners::id)
+        .limit(limit + 1);
     if let Some(after) = after {
         query = query.filter(project_partners::id.gt(after));
     }
@@ -164,7 +178,9 @@ async fn list_partners(
         _ => None,
     };
     let rows = rows.into_iter().map(Partner::from).collect();
-    Ok(Page::from_rows(rows, limit, SORT, |p: &Partner| p.id).with_total(total).respond(&req))
+    Ok(Page::from_rows(rows, limit, SORT, |p: &Partner| p.id)
+        .with_total(total)
+        .respond(&req))
 }
 
 /// Add a partner to a project
@@ -191,12 +207,20 @@ async fn create_partner(
     let mut conn = state.conn().await?;
     projects::ensure_exists(&mut conn, project).await?;
     let row: PartnerRow = diesel::insert_into(project_partners::table)
-        .values((project_partners::id.eq(Uuid::now_v7()), project_partners::project_id.eq(project), &input))
+        .values((
+            project_partners::id.eq(Uuid::now_v7()),
+            project_partners::project_id.eq(project),
+            &input,
+        ))
         .returning(PartnerRow::as_returning())
         .get_result(&mut conn)
         .await?;
     let tag = http::etag(&row.id, row.version);
-    Ok(http::created(format!("/v1/projects/{project}/partners/{}", row.id), tag, &Partner::from(row)))
+    Ok(http::created(
+        format!("/v1/projects/{project}/partners/{}", row.id),
+        tag,
+        &Partner::from(row),
+    ))
 }
 
 /// Get a partner
@@ -219,13 +243,21 @@ async fn find_partner(
     let (project, partner) = parse_path(&path)?;
     let mut conn = state.conn().await?;
     let row = project_partners::table
-        .filter(project_partners::id.eq(partner).and(project_partners::project_id.eq(project)))
+        .filter(
+            project_partners::id
+                .eq(partner)
+                .and(project_partners::project_id.eq(project)),
+        )
         .select(PartnerRow::as_select())
         .first(&mut conn)
         .await
         .optional()?
         .ok_or_else(|| ApiError::not_found("partner", partner))?;
-    Ok(http::record_response(&req, http::etag(&row.id, row.version), &Partner::from(row)))
+    Ok(http::record_response(
+        &req,
+        http::etag(&row.id, row.version),
+        &Partner::from(row),
+    ))
 }
 
 /// Update a partner (JSON Merge Patch)
@@ -267,7 +299,11 @@ async fn update_partner(
         })
         .await?;
     let tag = http::etag(&row.id, row.version);
-    Ok(http::json_response(HttpResponse::Ok(), &Partner::from(row), Some(tag)))
+    Ok(http::json_response(
+        HttpResponse::Ok(),
+        &Partner::from(row),
+        Some(tag),
+    ))
 }
 
 /// Remove a partner from a project
@@ -293,7 +329,9 @@ async fn delete_partner(
     conn.transaction(async |conn| -> ApiResult<()> {
         let current = lock(conn, project, partner).await?;
         precondition.check(&http::etag(&current.id, current.version))?;
-        diesel::delete(project_partners::table.find(partner)).execute(conn).await?;
+        diesel::delete(project_partners::table.find(partner))
+            .execute(conn)
+            .await?;
         Ok(())
     })
     .await?;
@@ -301,12 +339,19 @@ async fn delete_partner(
 }
 
 fn parse_path(path: &(String, String)) -> ApiResult<(Uuid, Uuid)> {
-    Ok((http::parse_id(&path.0, "project")?, http::parse_id(&path.1, "partner")?))
+    Ok((
+        http::parse_id(&path.0, "project")?,
+        http::parse_id(&path.1, "partner")?,
+    ))
 }
 
 async fn lock(conn: &mut AsyncPgConnection, project: Uuid, partner: Uuid) -> ApiResult<PartnerRow> {
     project_partners::table
-        .filter(project_partners::id.eq(partner).and(project_partners::project_id.eq(project)))
+        .filter(
+            project_partners::id
+                .eq(partner)
+                .and(project_partners::project_id.eq(project)),
+        )
         .select(PartnerRow::as_select())
         .for_update()
         .first(conn)

@@ -44,14 +44,20 @@ pub struct ProgrammeRow {
 }
 
 /// The writable fields of a programme (create body; PATCH merges into it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema, Insertable, AsChangeset)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema, Insertable, AsChangeset,
+)]
 #[diesel(table_name = programmes, treat_none_as_null = true)]
 #[serde(deny_unknown_fields)]
 #[validate(schema(function = "programme_period"))]
 pub struct ProgrammeInput {
     /// Name in the original language (unique, case-insensitively).
     #[validate(length(min = 1, max = 300), custom(function = "validation::trimmed"))]
-    #[schema(min_length = 1, max_length = 300, example = "Pilsoniskas sabiedrības stiprināšanas valsts programma 2008.-2012.gadam")]
+    #[schema(
+        min_length = 1,
+        max_length = 300,
+        example = "Pilsoniskas sabiedrības stiprināšanas valsts programma 2008.-2012.gadam"
+    )]
     pub name: String,
     /// Common short name.
     #[validate(length(min = 1, max = 100), custom(function = "validation::trimmed"))]
@@ -63,7 +69,10 @@ pub struct ProgrammeInput {
     pub code: Option<String>,
     /// Short description.
     #[validate(length(max = 5000))]
-    #[schema(max_length = 5000, example = "State programme strengthening civil society, 2008-2012.")]
+    #[schema(
+        max_length = 5000,
+        example = "State programme strengthening civil society, 2008-2012."
+    )]
     pub description: Option<String>,
     /// Organisation that funds the programme.
     #[schema(example = "0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b")]
@@ -84,7 +93,11 @@ pub struct ProgrammeInput {
 }
 
 fn programme_period(input: &ProgrammeInput) -> Result<(), validator::ValidationError> {
-    validation::period(input.start_date.as_ref(), input.end_date.as_ref(), "end_date")
+    validation::period(
+        input.start_date.as_ref(),
+        input.end_date.as_ref(),
+        "end_date",
+    )
 }
 
 /// A funding programme.
@@ -212,7 +225,10 @@ async fn list_programmes(
         query
     };
     let mut conn = state.conn().await?;
-    let mut query = filtered().select(ProgrammeRow::as_select()).order(programmes::id).limit(limit + 1);
+    let mut query = filtered()
+        .select(ProgrammeRow::as_select())
+        .order(programmes::id)
+        .limit(limit + 1);
     if let Some(after) = after {
         query = query.filter(programmes::id.gt(after));
     }
@@ -222,7 +238,9 @@ async fn list_programmes(
         _ => None,
     };
     let rows = rows.into_iter().map(Programme::from).collect();
-    Ok(Page::from_rows(rows, limit, SORT, |p: &Programme| p.id).with_total(total).respond(&req))
+    Ok(Page::from_rows(rows, limit, SORT, |p: &Programme| p.id)
+        .with_total(total)
+        .respond(&req))
 }
 
 /// Create a programme
@@ -237,7 +255,10 @@ async fn list_programmes(
     )
 )]
 #[post("/programmes")]
-async fn create_programme(state: web::Data<AppState>, Json(input): Json<ProgrammeInput>) -> ApiResult<HttpResponse> {
+async fn create_programme(
+    state: web::Data<AppState>,
+    Json(input): Json<ProgrammeInput>,
+) -> ApiResult<HttpResponse> {
     validation::validate(&input)?;
     let mut conn = state.conn().await?;
     let row: ProgrammeRow = diesel::insert_into(programmes::table)
@@ -246,7 +267,11 @@ async fn create_programme(state: web::Data<AppState>, Json(input): Json<Programm
         .get_result(&mut conn)
         .await?;
     let tag = http::etag(&row.id, row.version);
-    Ok(http::created(format!("/v1/programmes/{}", row.id), tag, &Programme::from(row)))
+    Ok(http::created(
+        format!("/v1/programmes/{}", row.id),
+        tag,
+        &Programme::from(row),
+    ))
 }
 
 /// Get a programme
@@ -275,7 +300,11 @@ async fn find_programme(
         .await
         .optional()?
         .ok_or_else(|| ApiError::not_found("programme", id))?;
-    Ok(http::record_response(&req, http::etag(&row.id, row.version), &Programme::from(row)))
+    Ok(http::record_response(
+        &req,
+        http::etag(&row.id, row.version),
+        &Programme::from(row),
+    ))
 }
 
 /// Update a programme (JSON Merge Patch)
@@ -316,7 +345,11 @@ async fn update_programme(
         })
         .await?;
     let tag = http::etag(&row.id, row.version);
-    Ok(http::json_response(HttpResponse::Ok(), &Programme::from(row), Some(tag)))
+    Ok(http::json_response(
+        HttpResponse::Ok(),
+        &Programme::from(row),
+        Some(tag),
+    ))
 }
 
 /// Delete a programme
@@ -346,20 +379,44 @@ async fn delete_programme(
     conn.transaction(async |conn| -> ApiResult<()> {
         let current = lock(conn, id).await?;
         precondition.check(&http::etag(&current.id, current.version))?;
-        let projects: i64 = projects::table.filter(projects::programme_id.eq(id)).count().get_result(conn).await?;
-        let funding: i64 = project_funding::table.filter(project_funding::programme_id.eq(id)).count().get_result(conn).await?;
+        let projects: i64 = projects::table
+            .filter(projects::programme_id.eq(id))
+            .count()
+            .get_result(conn)
+            .await?;
+        let funding: i64 = project_funding::table
+            .filter(project_funding::programme_id.eq(id))
+            .count()
+            .get_result(conn)
+            .await?;
         let mut errors = Vec::new();
         if projects > 0 {
-            errors.push(FieldError::new("projects.programme_id", "referenced", format!("{projects} projects")));
+            errors.push(FieldError::new(
+                "projects.programme_id",
+                "referenced",
+                format!("{projects} projects"),
+            ));
         }
         if funding > 0 {
-            errors.push(FieldError::new("project_funding.programme_id", "referenced", format!("{funding} project funding lines")));
+            errors.push(FieldError::new(
+                "project_funding.programme_id",
+                "referenced",
+                format!("{funding} project funding lines"),
+            ));
         }
         if !errors.is_empty() {
             let what: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
-            return Err(ApiError::Conflict { detail: format!("the programme is still referenced by {}", what.join(" and ")), errors });
+            return Err(ApiError::Conflict {
+                detail: format!(
+                    "the programme is still referenced by {}",
+                    what.join(" and ")
+                ),
+                errors,
+            });
         }
-        diesel::delete(programmes::table.find(id)).execute(conn).await?;
+        diesel::delete(programmes::table.find(id))
+            .execute(conn)
+            .await?;
         Ok(())
     })
     .await?;

@@ -135,13 +135,24 @@ fn funding_line(line: &Funding) -> Result<(), ValidationError> {
         Err(err)
     };
     if line.programme_id.is_none() && line.funder_id.is_none() {
-        return blame("programme_id", "required", "a funding line names a programme_id or a funder_id");
+        return blame(
+            "programme_id",
+            "required",
+            "a funding line names a programme_id or a funder_id",
+        );
     }
     if line.amount.is_some() != line.currency.is_some() {
         return blame("currency", "required", "amount and currency go together");
     }
-    if line.share_percent.is_some_and(|s| !decimal::has_at_most_decimals(s, 2)) {
-        return blame("share_percent", "invalid", "share_percent has at most 2 decimals");
+    if line
+        .share_percent
+        .is_some_and(|s| !decimal::has_at_most_decimals(s, 2))
+    {
+        return blame(
+            "share_percent",
+            "invalid",
+            "share_percent has at most 2 decimals",
+        );
     }
     Ok(())
 }
@@ -153,27 +164,48 @@ fn funding_line(line: &Funding) -> Result<(), ValidationError> {
 pub struct ProjectInput {
     /// Reference number given by the funder (unique).
     #[validate(length(min = 1, max = 100), custom(function = "validation::trimmed"))]
-    #[schema(min_length = 1, max_length = 100, example = "1DP/1.5.2.2.2/12/APIA/SIF/176")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        example = "1DP/1.5.2.2.2/12/APIA/SIF/176"
+    )]
     pub reference: Option<String>,
     /// Title in the original language.
     #[validate(length(min = 1, max = 500), custom(function = "validation::trimmed"))]
-    #[schema(min_length = 1, max_length = 500, example = "Koalīcija mazākumtautību politiskai līdzdalībai valsts sektorā")]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        example = "Koalīcija mazākumtautību politiskai līdzdalībai valsts sektorā"
+    )]
     pub title: String,
     /// English title.
     #[validate(length(min = 1, max = 500), custom(function = "validation::trimmed"))]
-    #[schema(min_length = 1, max_length = 500, example = "Coalition for minority political participation in the public sector")]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        example = "Coalition for minority political participation in the public sector"
+    )]
     pub title_en: Option<String>,
     /// Short English summary.
     #[validate(length(max = 5000))]
-    #[schema(max_length = 5000, example = "Builds a coalition of minority NGOs to take part in policy making.")]
+    #[schema(
+        max_length = 5000,
+        example = "Builds a coalition of minority NGOs to take part in policy making."
+    )]
     pub summary: Option<String>,
     /// The project's aim, as stated by it.
     #[validate(length(max = 5000))]
-    #[schema(max_length = 5000, example = "stiprināt mazākumtautību un citu NVO kapacitāti")]
+    #[schema(
+        max_length = 5000,
+        example = "stiprināt mazākumtautību un citu NVO kapacitāti"
+    )]
     pub aim: Option<String>,
     /// The problem the project addresses.
     #[validate(length(max = 5000))]
-    #[schema(max_length = 5000, example = "demokrātiskas, saliedētas un pilsoniskas sabiedrības veidošana")]
+    #[schema(
+        max_length = 5000,
+        example = "demokrātiskas, saliedētas un pilsoniskas sabiedrības veidošana"
+    )]
     pub problem: Option<String>,
     /// Objectives, in order (at most 50, each at most 2000 characters).
     #[serde(default)]
@@ -243,8 +275,12 @@ fn default_precision() -> DatePrecision {
 }
 
 fn texts(values: &[String], max: usize) -> Result<(), ValidationError> {
-    if values.iter().any(|v| v.trim().is_empty() || v.chars().count() > max) {
-        let mut err = ValidationError::new("length").with_message(format!("each entry must be 1 to {max} characters").into());
+    if values
+        .iter()
+        .any(|v| v.trim().is_empty() || v.chars().count() > max)
+    {
+        let mut err = ValidationError::new("length")
+            .with_message(format!("each entry must be 1 to {max} characters").into());
         err.add_param("max".into(), &max);
         return Err(err);
     }
@@ -271,15 +307,22 @@ fn codes(values: &[String]) -> Result<(), ValidationError> {
 }
 
 fn project_rules(input: &ProjectInput) -> Result<(), ValidationError> {
-    validation::period(input.start_date.as_ref(), input.end_date.as_ref(), "end_date")?;
+    validation::period(
+        input.start_date.as_ref(),
+        input.end_date.as_ref(),
+        "end_date",
+    )?;
     if input.total_budget.is_some() != input.currency.is_some() {
-        let mut err = ValidationError::new("required").with_message("total_budget and currency go together".into());
+        let mut err = ValidationError::new("required")
+            .with_message("total_budget and currency go together".into());
         err.add_param("field".into(), &"currency");
         return Err(err);
     }
     let total: f64 = input.funding.iter().filter_map(|f| f.share_percent).sum();
     if total > 100.0 + 1e-9 {
-        let mut err = ValidationError::new("out_of_range").with_message(format!("funding shares add up to {total} percent, more than 100").into());
+        let mut err = ValidationError::new("out_of_range").with_message(
+            format!("funding shares add up to {total} percent, more than 100").into(),
+        );
         err.add_param("field".into(), &"funding");
         return Err(err);
     }
@@ -317,7 +360,11 @@ struct ProjectForm {
 
 impl From<&ProjectInput> for ProjectForm {
     fn from(i: &ProjectInput) -> Self {
-        let contact = i.contact.clone().unwrap_or(Contact { name: None, email: None, phone: None });
+        let contact = i.contact.clone().unwrap_or(Contact {
+            name: None,
+            email: None,
+            phone: None,
+        });
         ProjectForm {
             reference: i.reference.clone(),
             title: i.title.clone(),
@@ -360,8 +407,13 @@ impl From<&FundingRow> for Funding {
 
 impl ProjectInput {
     pub fn from_stored(r: ProjectRow, funding: Vec<Funding>) -> Self {
-        let contact = (r.contact_name.is_some() || r.contact_email.is_some() || r.contact_phone.is_some())
-            .then_some(Contact { name: r.contact_name, email: r.contact_email, phone: r.contact_phone });
+        let contact =
+            (r.contact_name.is_some() || r.contact_email.is_some() || r.contact_phone.is_some())
+                .then_some(Contact {
+                    name: r.contact_name,
+                    email: r.contact_email,
+                    phone: r.contact_phone,
+                });
         ProjectInput {
             reference: r.reference,
             title: r.title,
@@ -499,7 +551,10 @@ impl Project {
 }
 
 /// Funding lines of several projects in one query, in their stored order.
-pub async fn load_funding(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> ApiResult<HashMap<Uuid, Vec<Funding>>> {
+pub async fn load_funding(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> ApiResult<HashMap<Uuid, Vec<Funding>>> {
     let rows: Vec<FundingRow> = project_funding::table
         .filter(project_funding::project_id.eq_any(ids))
         .order((project_funding::project_id, project_funding::position))
@@ -508,13 +563,21 @@ pub async fn load_funding(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> ApiResu
         .await?;
     let mut map: HashMap<Uuid, Vec<Funding>> = HashMap::new();
     for row in &rows {
-        map.entry(row.project_id).or_default().push(Funding::from(row));
+        map.entry(row.project_id)
+            .or_default()
+            .push(Funding::from(row));
     }
     Ok(map)
 }
 
-async fn replace_funding(conn: &mut AsyncPgConnection, project: Uuid, funding: &[Funding]) -> ApiResult<()> {
-    diesel::delete(project_funding::table.filter(project_funding::project_id.eq(project))).execute(conn).await?;
+async fn replace_funding(
+    conn: &mut AsyncPgConnection,
+    project: Uuid,
+    funding: &[Funding],
+) -> ApiResult<()> {
+    diesel::delete(project_funding::table.filter(project_funding::project_id.eq(project)))
+        .execute(conn)
+        .await?;
     let rows: Vec<_> = funding
         .iter()
         .enumerate()
@@ -532,13 +595,20 @@ async fn replace_funding(conn: &mut AsyncPgConnection, project: Uuid, funding: &
         })
         .collect();
     if !rows.is_empty() {
-        diesel::insert_into(project_funding::table).values(rows).execute(conn).await?;
+        diesel::insert_into(project_funding::table)
+            .values(rows)
+            .execute(conn)
+            .await?;
     }
     Ok(())
 }
 
 /// Replaces a project's stored fields and funding lines with `input` (caller holds the row lock).
-pub async fn store_project(conn: &mut AsyncPgConnection, id: Uuid, input: ProjectInput) -> ApiResult<Project> {
+pub async fn store_project(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    input: ProjectInput,
+) -> ApiResult<Project> {
     let row: ProjectRow = diesel::update(projects::table.find(id))
         .set(ProjectForm::from(&input))
         .returning(ProjectRow::as_returning())
@@ -549,7 +619,10 @@ pub async fn store_project(conn: &mut AsyncPgConnection, id: Uuid, input: Projec
 }
 
 /// Inserts a project with its funding lines (one transaction); used by the API and the seeds.
-pub async fn insert_project(conn: &mut AsyncPgConnection, input: ProjectInput) -> ApiResult<Project> {
+pub async fn insert_project(
+    conn: &mut AsyncPgConnection,
+    input: ProjectInput,
+) -> ApiResult<Project> {
     conn.transaction(async |conn| -> ApiResult<Project> {
         let row: ProjectRow = diesel::insert_into(projects::table)
             .values((projects::id.eq(Uuid::now_v7()), ProjectForm::from(&input)))
@@ -617,15 +690,27 @@ async fn list_projects(
             query = query.filter(projects::status.eq(status));
         }
         if let Some(org) = params.organisation {
-            let partnered = project_partners::table.filter(project_partners::organisation_id.eq(org)).select(project_partners::project_id);
-            query = query.filter(projects::lead_organisation_id.eq(org).or(projects::id.eq_any(partnered)));
+            let partnered = project_partners::table
+                .filter(project_partners::organisation_id.eq(org))
+                .select(project_partners::project_id);
+            query = query.filter(
+                projects::lead_organisation_id
+                    .eq(org)
+                    .or(projects::id.eq_any(partnered)),
+            );
         }
         if let Some(org) = params.lead_organisation {
             query = query.filter(projects::lead_organisation_id.eq(org));
         }
         if let Some(programme) = params.programme {
-            let funded = project_funding::table.filter(project_funding::programme_id.eq(programme)).select(project_funding::project_id);
-            query = query.filter(projects::programme_id.eq(programme).or(projects::id.eq_any(funded)));
+            let funded = project_funding::table
+                .filter(project_funding::programme_id.eq(programme))
+                .select(project_funding::project_id);
+            query = query.filter(
+                projects::programme_id
+                    .eq(programme)
+                    .or(projects::id.eq_any(funded)),
+            );
         }
         if let Some(group) = &params.target_group {
             query = query.filter(projects::target_groups.contains(vec![group.clone()]));
@@ -639,7 +724,10 @@ async fn list_projects(
         query
     };
     let mut conn = state.conn().await?;
-    let mut query = filtered().select(ProjectRow::as_select()).order(projects::id).limit(limit + 1);
+    let mut query = filtered()
+        .select(ProjectRow::as_select())
+        .order(projects::id)
+        .limit(limit + 1);
     if let Some(after) = after {
         query = query.filter(projects::id.gt(after));
     }
@@ -657,7 +745,9 @@ async fn list_projects(
             Project::from_parts(r, lines)
         })
         .collect();
-    Ok(Page::from_rows(projects, limit, SORT, |p: &Project| p.id).with_total(total).respond(&req))
+    Ok(Page::from_rows(projects, limit, SORT, |p: &Project| p.id)
+        .with_total(total)
+        .respond(&req))
 }
 
 /// Create a project
@@ -673,12 +763,19 @@ async fn list_projects(
     )
 )]
 #[post("/projects")]
-async fn create_project(state: web::Data<AppState>, Json(input): Json<ProjectInput>) -> ApiResult<HttpResponse> {
+async fn create_project(
+    state: web::Data<AppState>,
+    Json(input): Json<ProjectInput>,
+) -> ApiResult<HttpResponse> {
     validation::validate(&input)?;
     let mut conn = state.conn().await?;
     let project = insert_project(&mut conn, input).await?;
     let tag = http::etag(&project.id, project.version);
-    Ok(http::created(format!("/v1/projects/{}", project.id), tag, &project))
+    Ok(http::created(
+        format!("/v1/projects/{}", project.id),
+        tag,
+        &project,
+    ))
 }
 
 /// Get a project
@@ -709,10 +806,19 @@ async fn find_project(
         .ok_or_else(|| ApiError::not_found("project", id))?;
     let tag = http::etag(&row.id, row.version);
     if http::not_modified(&req, &tag) {
-        return Ok(HttpResponse::NotModified().insert_header(actix_web::http::header::ETag(tag)).finish());
+        return Ok(HttpResponse::NotModified()
+            .insert_header(actix_web::http::header::ETag(tag))
+            .finish());
     }
-    let funding = load_funding(&mut conn, &[id]).await?.remove(&id).unwrap_or_default();
-    Ok(http::record_response(&req, tag, &Project::from_parts(row, funding)))
+    let funding = load_funding(&mut conn, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    Ok(http::record_response(
+        &req,
+        tag,
+        &Project::from_parts(row, funding),
+    ))
 }
 
 /// Update a project (JSON Merge Patch)
@@ -746,8 +852,12 @@ async fn update_project(
         .transaction(async |conn| -> ApiResult<Project> {
             let current = lock(conn, id).await?;
             precondition.check(&http::etag(&current.id, current.version))?;
-            let funding = load_funding(conn, &[id]).await?.remove(&id).unwrap_or_default();
-            let input: ProjectInput = http::merge(&ProjectInput::from_stored(current, funding), patch)?;
+            let funding = load_funding(conn, &[id])
+                .await?
+                .remove(&id)
+                .unwrap_or_default();
+            let input: ProjectInput =
+                http::merge(&ProjectInput::from_stored(current, funding), patch)?;
             validation::validate(&input)?;
             store_project(conn, id, input).await
         })
@@ -781,7 +891,9 @@ async fn delete_project(
     conn.transaction(async |conn| -> ApiResult<()> {
         let current = lock(conn, id).await?;
         precondition.check(&http::etag(&current.id, current.version))?;
-        diesel::delete(projects::table.find(id)).execute(conn).await?;
+        diesel::delete(projects::table.find(id))
+            .execute(conn)
+            .await?;
         Ok(())
     })
     .await?;

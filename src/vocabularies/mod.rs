@@ -95,7 +95,13 @@ pub struct VocabularyIndex {
 #[utoipa::path(tag = "vocabularies", params(NoParams), responses((status = 200, description = "Vocabulary names", body = VocabularyIndex)))]
 #[get("/vocabularies")]
 async fn list_vocabularies(_: Query<NoParams>) -> HttpResponse {
-    http::json_response(HttpResponse::Ok(), &VocabularyIndex { data: VocabularyName::ALL.to_vec() }, None)
+    http::json_response(
+        HttpResponse::Ok(),
+        &VocabularyIndex {
+            data: VocabularyName::ALL.to_vec(),
+        },
+        None,
+    )
 }
 
 /// Get a vocabulary
@@ -110,7 +116,8 @@ async fn find_vocabulary(
     name: web::Path<String>,
     _: Query<NoParams>,
 ) -> ApiResult<HttpResponse> {
-    let name = VocabularyName::parse(&name).ok_or_else(|| ApiError::NotFound(format!("no vocabulary named {name:?}")))?;
+    let name = VocabularyName::parse(&name)
+        .ok_or_else(|| ApiError::NotFound(format!("no vocabulary named {name:?}")))?;
     let mut conn = state.conn().await?;
     // The table name comes from the closed enum above, never from the request.
     let terms: Vec<Term> = diesel::sql_query(format!(
@@ -119,5 +126,9 @@ async fn find_vocabulary(
     ))
     .load(&mut conn)
     .await?;
-    Ok(http::json_response(HttpResponse::Ok(), &Vocabulary { name, terms }, None))
+    Ok(http::json_response(
+        HttpResponse::Ok(),
+        &Vocabulary { name, terms },
+        None,
+    ))
 }

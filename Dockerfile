@@ -1,0 +1,28 @@
+# syntax=docker/dockerfile:1
+# Kopa API image. The image has no PostgreSQL of its own: set DATABASE_URL.
+
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+# Dependencies first, so source changes do not rebuild them.
+COPY Cargo.toml Cargo.lock ./
+RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+    && cargo build --release --locked \
+    && rm -rf src
+COPY src ./src
+COPY migrations ./migrations
+RUN touch src/main.rs src/lib.rs && cargo build --release --locked
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates=20230311+deb12u1 \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /app kopa
+WORKDIR /app
+COPY --from=build /src/target/release/kopa /usr/local/bin/kopa
+COPY seeds ./seeds
+USER kopa
+ENV KOPA_BIND=0.0.0.0:8080 \
+    KOPA_LOG=info
+EXPOSE 8080
+ENTRYPOINT ["kopa"]
+CMD ["serve"]
