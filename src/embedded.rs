@@ -75,6 +75,9 @@ impl EmbeddedPostgres {
         } else {
             None
         };
+        if let Some((uid, _)) = run_as {
+            reachable_by(&dir, uid)?;
+        }
         let data_dir = dir.join("pgdata");
         let mut cluster = EmbeddedPostgres {
             log_file: dir.join("postgres.log"),
@@ -237,6 +240,24 @@ impl EmbeddedPostgres {
         }
         Ok(())
     }
+}
+
+/// PostgreSQL running as `uid` must be able to enter every directory above its data directory.
+fn reachable_by(dir: &Path, uid: nix::unistd::Uid) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    for ancestor in dir.ancestors().skip(1) {
+        let meta = fs::metadata(ancestor)?;
+        let enterable =
+            meta.mode() & 0o001 != 0 || (meta.uid() == uid.as_raw() && meta.mode() & 0o100 != 0);
+        if !enterable {
+            bail!(
+                "Kopa runs as root, so its embedded PostgreSQL runs as the `postgres` user, which cannot enter {}. \
+                 Choose a data directory it can reach (e.g. --data-dir /var/lib/kopa) or set DATABASE_URL",
+                ancestor.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn free_port() -> Result<u16> {

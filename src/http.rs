@@ -77,21 +77,46 @@ async fn read_body(req: &HttpRequest, payload: &mut Payload, limit: usize) -> Ap
 }
 
 /// Deserializes a JSON body, telling syntax errors (400) from content errors (422, with the
-/// path of the offending field).
+/// path of the offending field). Strings holding NUL characters are refused here: PostgreSQL
+/// text cannot store them.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                ApiError::Validation(vec![describe_serde_error(&path, &inner.to_string())])
-            }
-            _ => syntax_error(&inner),
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| syntax_error(&e))?;
+    if let Some(path) = nul_path(&value, String::new()) {
+        return Err(ApiError::invalid(
+            path,
+            "invalid",
+            "text must not contain NUL characters",
+        ));
+    }
+    from_value(value)
+}
+
+/// The path of the first string (or key) containing a NUL character.
+fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
         }
-    })?;
-    deserializer.end().map_err(|e| syntax_error(&e))?;
-    Ok(value)
+    };
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => {
+            Some(if path.is_empty() { "body".into() } else { path })
+        }
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_path(v, format!("{path}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                Some(join("<key>"))
+            } else {
+                nul_path(v, join(k))
+            }
+        }),
+        _ => None,
+    }
 }
 
 fn syntax_error(error: &serde_json::Error) -> ApiError {
@@ -210,6 +235,16 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
 
 pub fn parse_query<T: DeserializeOwned>(query: &str) -> ApiResult<T> {
     let pairs = form_urlencoded::parse(query.as_bytes());
+    if let Some((name, _)) = pairs
+        .clone()
+        .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        return Err(ApiError::bad_param(
+            &name.replace('\0', ""),
+            "invalid",
+            "parameters must not contain NUL characters",
+        ));
+    }
     let deserializer = serde_urlencoded::Deserializer::new(pairs);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();

@@ -259,6 +259,7 @@ async fn find_indicator(
     code: web::Path<String>,
     _: Query<NoParams>,
 ) -> ApiResult<HttpResponse> {
+    known_code(&code)?;
     let mut conn = state.conn().await?;
     let row = indicators::table
         .filter(indicators::code.eq(code.as_str()))
@@ -373,6 +374,7 @@ async fn delete_indicator(
 }
 
 async fn lock(conn: &mut AsyncPgConnection, code: &str) -> ApiResult<IndicatorRow> {
+    known_code(code)?;
     indicators::table
         .filter(indicators::code.eq(code))
         .select(IndicatorRow::as_select())
@@ -381,4 +383,10 @@ async fn lock(conn: &mut AsyncPgConnection, code: &str) -> ApiResult<IndicatorRo
         .await
         .optional()?
         .ok_or_else(|| ApiError::NotFound(format!("no indicator with code {code:?}")))
+}
+
+/// A path segment that cannot be an indicator code names no indicator.
+fn known_code(code: &str) -> ApiResult<()> {
+    validation::code(code)
+        .map_err(|_| ApiError::NotFound(format!("no indicator with code {code:?}")))
 }

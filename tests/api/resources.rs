@@ -448,3 +448,22 @@ async fn vocabularies_list_their_terms() {
         .await
         .assert_problem(404);
 }
+
+#[actix_web::test]
+async fn nul_characters_are_refused_not_a_server_error() {
+    let app = TestApp::new().await;
+    let body = app
+        .post_json(
+            "/v1/organisations",
+            &json!({"name": "Bad\u{0}Name", "kind": "ngo"}),
+        )
+        .await;
+    body.assert_problem(422);
+    assert_eq!(body.error_field(0), "name");
+    let param = app.get("/v1/organisations?kind=%00").await;
+    param.assert_problem(400);
+    assert_eq!(param.error_field(0), "kind");
+    app.get("/v1/indicators/%00").await.assert_problem(404);
+    let patch_key = app.get("/v1/vocabularies/%00").await;
+    patch_key.assert_problem(404);
+}
