@@ -46,3 +46,31 @@ pub fn money_string(value: &BigDecimal) -> String {
 pub fn to_f64(value: &BigDecimal) -> f64 {
     value.normalized().to_f64().unwrap_or(0.0)
 }
+
+/// Deserializes an optional count that JSON may spell `487` or `487.0` (JSON Schema's `integer`
+/// admits both); a fraction or a value outside `i32` is refused.
+pub fn optional_count<'de, D>(deserializer: D) -> Result<Option<i32>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::{Deserialize, Error};
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let whole = match number.as_i64() {
+        Some(n) => Some(n),
+        None => number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+            .map(|f| f as i64),
+    };
+    whole
+        .and_then(|n| i32::try_from(n).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            D::Error::custom(format!(
+                "expected a whole number up to {}, got {number}",
+                i32::MAX
+            ))
+        })
+}

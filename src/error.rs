@@ -78,9 +78,10 @@ pub struct Problem {
     pub instance: String,
     /// Every field that broke a rule (validation and some conflict problems).
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
     pub errors: Vec<FieldError>,
     /// The request id (also in the `X-Request-Id` header); quote it when reporting a 5xx.
-    #[schema(example = "0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b")]
+    #[schema(example = "0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b", nullable = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
 }

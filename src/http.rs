@@ -364,6 +364,33 @@ pub fn created<T: Serialize>(location: String, tag: EntityTag, body: &T) -> Http
 #[into_params(parameter_in = Query)]
 pub struct NoParams {}
 
+/// Collects the members of `patch` that `document` does not have, recursing into objects.
+fn unknown_members(
+    document: &serde_json::Value,
+    patch: &serde_json::Map<String, serde_json::Value>,
+    prefix: &str,
+    unknown: &mut Vec<FieldError>,
+) {
+    for (key, value) in patch {
+        let field = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match (document.get(key.as_str()), value) {
+            (None, _) => unknown.push(FieldError::new(
+                field,
+                "unknown_field",
+                format!("unknown field `{key}`"),
+            )),
+            (Some(inner @ serde_json::Value::Object(_)), serde_json::Value::Object(members)) => {
+                unknown_members(inner, members, &field, unknown)
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Applies a JSON Merge Patch (RFC 7396) to the writable form of a record and reads the result
 /// back, so unknown fields, wrong types and cleared required fields are reported like a create's.
 pub fn merge<T: Serialize + DeserializeOwned>(
@@ -371,6 +398,13 @@ pub fn merge<T: Serialize + DeserializeOwned>(
     patch: serde_json::Map<String, serde_json::Value>,
 ) -> ApiResult<T> {
     let mut document = serde_json::to_value(current).map_err(|e| ApiError::Internal(e.into()))?;
+    // Every writable field is in `document` (as `null` when empty), so a member it lacks is
+    // unknown; a `null` for it would otherwise vanish in the merge instead of being refused.
+    let mut unknown = Vec::new();
+    unknown_members(&document, &patch, "", &mut unknown);
+    if !unknown.is_empty() {
+        return Err(ApiError::Validation(unknown));
+    }
     json_patch::merge(&mut document, &serde_json::Value::Object(patch));
     from_value(document)
 }

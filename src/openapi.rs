@@ -1,6 +1,7 @@
 //! The OpenAPI 3.1 document: the base (info, tags, shared schemas) plus a finishing pass that
 //! adds the problem responses every operation can give, so each handler declares only its own.
 
+use serde_json::{json, Map, Value};
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr};
@@ -24,7 +25,10 @@ Errors are RFC 9457 `application/problem+json`. 400: malformed request (bad JSON
 parameter). 404: no such resource (a malformed id in a path is also a 404). 405: method not supported on the path \
 (`Allow` lists the supported ones). 409: conflicts with stored data (unique keys, references). 412: stale `If-Match`. \
 413: body too large. 415: wrong `Content-Type`. 422: well-formed body that breaks a rule; `errors` lists every \
-broken rule with its field path (e.g. `funding[1].share_percent`). 5xx bodies carry only a `request_id`.",
+broken rule with its field path (e.g. `funding[1].share_percent`); besides the rules the schemas state, 422 \
+also covers what JSON Schema cannot say: references to records that do not exist, codes missing from their \
+vocabulary, cross-field rules (a period must not end before it starts) and text containing NUL characters. \
+5xx problems name no internals; they carry a `request_id` to quote.",
         license(name = "MIT", identifier = "MIT"),
         version = env!("CARGO_PKG_VERSION"),
     ),
@@ -118,7 +122,147 @@ pub fn finish(mut spec: OpenApi) -> OpenApi {
             }
         }
     }
-    spec
+    polish(spec)
+}
+
+/// Corrections to what utoipa generates, made on the JSON form of the document:
+///
+/// - `PATCH` bodies (JSON Merge Patch) get their own `<Name>Patch` schema: the input schema with
+///   nothing required, since a patch may carry any subset of the fields.
+/// - Response schemas list every property they always send as `required` (a nullable property
+///   is sent as `null`, never left out), so generated clients type them `T | null`, not `T?`.
+/// - Page items refer to the record schema instead of repeating it.
+/// - Parameters are never `null` (a query string or header has no null).
+/// - Operations that answer 304 declare the `If-None-Match` header they honour.
+fn polish(spec: OpenApi) -> OpenApi {
+    let mut doc = serde_json::to_value(&spec).expect("spec serializes");
+    doc["servers"] = json!([{"url": "/", "description": "This server"}]);
+    // Every operation is open to anonymous callers for now.
+    doc["security"] = json!([{}]);
+    let schemas = doc["components"]["schemas"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let mut patches = Map::new();
+    for item in doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|p| p.values_mut())
+    {
+        for (method, operation) in item.as_object_mut().into_iter().flat_map(|i| i.iter_mut()) {
+            if let Some(params) = operation["parameters"].as_array_mut() {
+                params.iter_mut().for_each(|p| drop_null(&mut p["schema"]));
+            }
+            if operation["responses"].get("304").is_some() {
+                let params = operation["parameters"].as_array_mut();
+                let header = json!({
+                    "name": "If-None-Match", "in": "header", "required": false,
+                    "description": "ETag(s) the client holds; a match gives 304 Not Modified",
+                    "schema": {"type": "string"}
+                });
+                match params {
+                    Some(params) => params.push(header),
+                    None => operation["parameters"] = json!([header]),
+                }
+            }
+            if method != "patch" {
+                continue;
+            }
+            let body =
+                &mut operation["requestBody"]["content"]["application/merge-patch+json"]["schema"];
+            let Some(input) = body["$ref"].as_str().and_then(|r| r.rsplit('/').next()) else {
+                continue;
+            };
+            let name = format!("{}Patch", input.trim_end_matches("Input"));
+            let mut patch = schemas[input].clone();
+            if let Some(patch) = patch.as_object_mut() {
+                let required = patch.remove("required").unwrap_or_default();
+                // `null` removes a member, which clears a field the input may omit.
+                for (property, definition) in patch
+                    .get_mut("properties")
+                    .and_then(Value::as_object_mut)
+                    .into_iter()
+                    .flat_map(|p| p.iter_mut())
+                {
+                    let is_required = required
+                        .as_array()
+                        .is_some_and(|r| r.contains(&json!(property)));
+                    if !is_required && !is_nullable(definition) {
+                        make_nullable(definition);
+                    }
+                }
+                patch.insert(
+                    "description".into(),
+                    json!(format!("JSON Merge Patch of a `{}`: any subset of its fields; `null` clears an optional field.", input)),
+                );
+            }
+            *body = json!({"$ref": format!("#/components/schemas/{name}")});
+            patches.insert(name, patch);
+        }
+    }
+    let schemas = doc["components"]["schemas"]
+        .as_object_mut()
+        .expect("schemas");
+    let records: Vec<String> = schemas.keys().cloned().collect();
+    for (name, schema) in schemas.iter_mut() {
+        if let Some(record) = name.strip_prefix("Page_") {
+            if records.iter().any(|r| r == record) {
+                schema["properties"]["data"]["items"] =
+                    json!({"$ref": format!("#/components/schemas/{record}")});
+            }
+        }
+        if name.ends_with("Input") {
+            continue;
+        }
+        let Some(properties) = schema["properties"].as_object() else {
+            continue;
+        };
+        let mut required: Vec<Value> = schema["required"].as_array().cloned().unwrap_or_default();
+        for (property, definition) in properties {
+            if is_nullable(definition) && !required.iter().any(|r| r == property) {
+                required.push(json!(property));
+            }
+        }
+        schema["required"] = Value::Array(required);
+    }
+    schemas.extend(patches);
+    serde_json::from_value(doc).expect("polished spec deserializes")
+}
+
+fn is_nullable(schema: &Value) -> bool {
+    let null = json!("null");
+    schema["type"].as_array().is_some_and(|t| t.contains(&null))
+        || ["oneOf", "anyOf"].iter().any(|k| {
+            schema[k]
+                .as_array()
+                .is_some_and(|v| v.iter().any(|s| s["type"] == null))
+        })
+}
+
+/// `T` becomes `T | null`.
+fn make_nullable(schema: &mut Value) {
+    match &schema["type"] {
+        Value::String(t) => schema["type"] = json!([t, "null"]),
+        Value::Array(types) => {
+            let mut types = types.clone();
+            types.push(json!("null"));
+            schema["type"] = Value::Array(types);
+        }
+        _ => {
+            let inner = std::mem::take(schema);
+            *schema = json!({"oneOf": [{"type": "null"}, inner]});
+        }
+    }
+}
+
+/// `["string", "null"]` becomes `"string"`.
+fn drop_null(schema: &mut Value) {
+    if let Some(types) = schema["type"].as_array() {
+        let kept: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+        if kept.len() == 1 {
+            schema["type"] = kept[0].clone();
+        }
+    }
 }
 
 fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {

@@ -25,7 +25,7 @@ pub struct Page<T: ToSchema> {
     pub next_cursor: Option<String>,
     /// Total number of records matching the filters; present only with `count=true`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = 42)]
+    #[schema(example = 42, nullable = false)]
     pub total: Option<i64>,
 }
 

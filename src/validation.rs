@@ -1,5 +1,8 @@
 //! Domain rules shared by the input types, beyond what `validator`'s built-ins express.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
 use validator::{Validate, ValidationError};
 
 use crate::error::{validation_errors, ApiError, ApiResult};
@@ -39,30 +42,39 @@ pub fn currency(value: &str) -> Result<(), ValidationError> {
     }
 }
 
-/// A phone number as printed: digits, spaces, and `+ - ( ) .`, with at least five digits.
+/// `pattern` of a phone number in the spec: digits, spaces and `+ - ( ) .`, at least five digits.
+pub const PHONE_PATTERN: &str = "^[ +().-]*([0-9][ +().-]*){5,}$";
+
+/// `pattern` of a website in the spec: http(s), a host name (not an IP address), optional port,
+/// then anything without whitespace.
+pub const WEB_URL_PATTERN: &str =
+    r"^https?://([A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*(:[0-9]{1,4})?([/?#][^\s]*)?$";
+
+static PHONE: LazyLock<Regex> = LazyLock::new(|| Regex::new(PHONE_PATTERN).expect("valid regex"));
+static WEB_URL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(WEB_URL_PATTERN).expect("valid regex"));
+
+/// A phone number as printed (see [`PHONE_PATTERN`]).
 pub fn phone(value: &str) -> Result<(), ValidationError> {
-    let allowed = value
-        .chars()
-        .all(|c| c.is_ascii_digit() || " +-().".contains(c));
-    if allowed && value.chars().filter(char::is_ascii_digit).count() >= 5 {
+    if PHONE.is_match(value) {
         Ok(())
     } else {
         Err(error(
             "invalid",
-            "must be a phone number (digits, spaces and + - ( ) .)",
+            "must be a phone number (digits, spaces and + - ( ) ., at least five digits)",
         ))
     }
 }
 
-/// An absolute http(s) URL.
+/// An absolute http(s) URL with a host name (see [`WEB_URL_PATTERN`]).
 pub fn web_url(value: &str) -> Result<(), ValidationError> {
-    let ok = (value.starts_with("https://") || value.starts_with("http://"))
-        && validator::ValidateUrl::validate_url(&value)
-        && !value.contains(char::is_whitespace);
-    if ok {
+    if WEB_URL.is_match(value) && validator::ValidateUrl::validate_url(&value) {
         Ok(())
     } else {
-        Err(error("url", "must be an absolute http(s) URL"))
+        Err(error(
+            "url",
+            "must be an absolute http(s) URL with a host name",
+        ))
     }
 }
 

@@ -44,3 +44,37 @@ fn spec_is_openapi_3_1_and_documents_problem_responses() {
         }
     }
 }
+
+/// utoipa takes only literals in `#[schema(pattern = ...)]`, so the patterns are written twice;
+/// this keeps every copy in the spec equal to the one the server enforces.
+#[test]
+fn spec_patterns_are_the_ones_the_server_enforces() {
+    let spec: serde_json::Value =
+        serde_json::from_str(&kopa::app::spec().to_json().unwrap()).unwrap();
+    let schemas = spec["components"]["schemas"].as_object().unwrap();
+    let mut checked = 0;
+    // Request schemas (responses describe stored data and carry no input rules).
+    for (name, schema) in schemas
+        .iter()
+        .filter(|(name, _)| name.ends_with("Input") || *name == "Contact")
+    {
+        let Some(properties) = schema["properties"].as_object() else {
+            continue;
+        };
+        for (field, expected) in [
+            ("website", kopa::validation::WEB_URL_PATTERN),
+            ("phone", kopa::validation::PHONE_PATTERN),
+            ("contact_phone", kopa::validation::PHONE_PATTERN),
+        ] {
+            if let Some(property) = properties.get(field) {
+                let pattern = property["pattern"]
+                    .as_str()
+                    .or_else(|| property["oneOf"][0]["pattern"].as_str())
+                    .or_else(|| property["anyOf"][0]["pattern"].as_str());
+                assert_eq!(pattern, Some(expected), "{name}.{field}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 4, "only {checked} patterned fields found");
+}

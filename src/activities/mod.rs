@@ -86,8 +86,9 @@ pub struct ActivityInput {
     #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$", example = "riga")]
     pub region: Option<String>,
     /// Number of participants.
+    #[serde(default, deserialize_with = "crate::decimal::optional_count")]
     #[validate(range(min = 0))]
-    #[schema(minimum = 0, example = 487)]
+    #[schema(minimum = 0, maximum = 2147483647, example = 487)]
     pub participants: Option<i32>,
     /// Target group codes (`/v1/vocabularies/target_groups`).
     #[serde(default)]

@@ -75,7 +75,11 @@ pub struct OrganisationInput {
     pub registration_number: Option<String>,
     /// Website (absolute http(s) URL).
     #[validate(length(max = 500), custom(function = "validation::web_url"))]
-    #[schema(max_length = 500, example = "https://www.redcross.lv")]
+    #[schema(
+        max_length = 500,
+        pattern = r"^https?://([A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*(:[0-9]{1,4})?([/?#][^\s]*)?$",
+        example = "https://www.redcross.lv"
+    )]
     pub website: Option<String>,
     /// Public contact email of the organisation.
     #[validate(length(max = 254), email)]
@@ -83,7 +87,11 @@ pub struct OrganisationInput {
     pub email: Option<String>,
     /// Public phone number.
     #[validate(length(max = 50), custom(function = "validation::phone"))]
-    #[schema(max_length = 50, example = "+371 67336650")]
+    #[schema(
+        max_length = 50,
+        pattern = "^[ +().-]*([0-9][ +().-]*){5,}$",
+        example = "+371 67336650"
+    )]
     pub phone: Option<String>,
     /// Short description.
     #[validate(length(max = 5000))]

@@ -88,7 +88,11 @@ pub struct ProgrammeInput {
     pub end_date: Option<NaiveDate>,
     /// Website (absolute http(s) URL).
     #[validate(length(max = 500), custom(function = "validation::web_url"))]
-    #[schema(max_length = 500, example = "https://www.sif.gov.lv")]
+    #[schema(
+        max_length = 500,
+        pattern = r"^https?://([A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*(:[0-9]{1,4})?([/?#][^\s]*)?$",
+        example = "https://www.sif.gov.lv"
+    )]
     pub website: Option<String>,
 }
 

@@ -98,7 +98,11 @@ pub struct Contact {
     pub email: Option<String>,
     /// Phone number.
     #[validate(length(max = 50), custom(function = "validation::phone"))]
-    #[schema(max_length = 50, example = "65235635")]
+    #[schema(
+        max_length = 50,
+        pattern = "^[ +().-]*([0-9][ +().-]*){5,}$",
+        example = "65235635"
+    )]
     pub phone: Option<String>,
 }
 
@@ -254,7 +258,11 @@ pub struct ProjectInput {
     pub currency: Option<String>,
     /// Project website.
     #[validate(length(max = 500), custom(function = "validation::web_url"))]
-    #[schema(max_length = 500, example = "https://www.iic.lv")]
+    #[schema(
+        max_length = 500,
+        pattern = r"^https?://([A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*(:[0-9]{1,4})?([/?#][^\s]*)?$",
+        example = "https://www.iic.lv"
+    )]
     pub website: Option<String>,
     /// Contact person (personal data: never shown to anonymous readers).
     #[validate(nested)]

@@ -442,6 +442,33 @@ async fn patch_merges_changes_and_clears_nulls() {
 }
 
 #[actix_web::test]
+async fn patch_refuses_unknown_members_even_when_null() {
+    let app = TestApp::new().await;
+    let created = app
+        .post_json("/v1/organisations", &organisation("Strict patch"))
+        .await;
+    let path = path_of(&created.body);
+    for patch in [json!({"": null}), json!({"colour": null, "name": "X"})] {
+        let response = app.patch(&path, &patch, None).await;
+        response.assert_problem(422);
+        let unknown = patch
+            .as_object()
+            .unwrap()
+            .keys()
+            .find(|k| *k != "name")
+            .unwrap();
+        assert_eq!(
+            response.error_fields(),
+            vec![unknown.clone()],
+            "{}",
+            response.text
+        );
+    }
+    let (stored, _) = fetch(&app, &path).await;
+    assert_eq!(stored["version"], 1, "nothing changed");
+}
+
+#[actix_web::test]
 async fn patch_with_stale_if_match_is_412_and_changes_nothing() {
     let app = TestApp::new().await;
     let created = app
