@@ -10,20 +10,53 @@ use utoipa::openapi::OpenApi;
 use utoipa_actix_web::{scope, AppExt};
 use utoipa_swagger_ui::SwaggerUi;
 
+use diesel_async::RunQueryDsl;
+
+use crate::auth::rate_limit::{RateLimiter, RateLimits};
+use crate::auth::Caller;
 use crate::db::{DbConn, DbPool};
 use crate::error::{ApiError, ApiResult};
 use crate::{
-    activities, indicators, metrics, openapi, organisations, partners, programmes, projects,
-    request_context, vocabularies,
+    activities, api_keys, indicators, metrics, openapi, organisations, partners, programmes,
+    projects, request_context, vocabularies,
 };
 
 pub struct AppState {
     pub pool: DbPool,
+    pub limiter: RateLimiter,
 }
 
 impl AppState {
+    pub fn new(pool: DbPool, limits: RateLimits) -> Self {
+        AppState {
+            pool,
+            limiter: RateLimiter::new(limits),
+        }
+    }
+
+    /// A connection for reading.
     pub async fn conn(&self) -> ApiResult<DbConn> {
         Ok(self.pool.get().await?)
+    }
+
+    /// A connection for writing on behalf of `caller`: the audit and revision triggers read the
+    /// key and organisation from the session settings this sets.
+    pub async fn writer(&self, caller: &Caller) -> ApiResult<DbConn> {
+        let mut conn = self.conn().await?;
+        let key = caller.key();
+        let key_id = key.map(|k| k.id.to_string()).unwrap_or_default();
+        let org_id = key
+            .and_then(|k| k.organisation_id)
+            .map(|o| o.to_string())
+            .unwrap_or_default();
+        diesel::sql_query(
+            "SELECT set_config('kopa.api_key_id', $1, false), set_config('kopa.organisation_id', $2, false)",
+        )
+        .bind::<diesel::sql_types::Text, _>(key_id)
+        .bind::<diesel::sql_types::Text, _>(org_id)
+        .execute(&mut conn)
+        .await?;
+        Ok(conn)
     }
 }
 
@@ -36,7 +69,8 @@ fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .configure(activities::configure)
         .configure(metrics::configure)
         .configure(indicators::configure)
-        .configure(vocabularies::configure);
+        .configure(vocabularies::configure)
+        .configure(api_keys::configure);
 }
 
 fn collect<T>(app: utoipa_actix_web::UtoipaApp<T>) -> (App<T>, OpenApi)
@@ -78,8 +112,43 @@ pub fn build(
         .service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec))
         .default_service(web::to(fallback))
+        .wrap(from_fn(crate::idempotency::middleware))
+        .wrap(from_fn(crate::auth::middleware::authenticate))
+        .wrap(from_fn(reject_unsupported_methods))
         .wrap(Compress::default())
         .wrap(from_fn(request_context::middleware))
+}
+
+/// A method the spec does not list for a path is a 405, even where actix would route it to a
+/// more general template (PATCH `/v1/metrics/batch` is not PATCH `/v1/metrics/{id}`).
+async fn reject_unsupported_methods(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let refuse = req
+        .app_data::<web::Data<crate::openapi::RouteTable>>()
+        .map(|routes| routes.allowed_methods(req.path()))
+        .filter(|allowed| {
+            !allowed.is_empty()
+                && !allowed.contains(&req.method().as_str())
+                && req.method() != Method::HEAD
+                && req.method() != Method::OPTIONS
+        });
+    match refuse {
+        Some(_) => {
+            let (request, _) = req.into_parts();
+            let response = fallback(
+                request.clone(),
+                request
+                    .app_data::<web::Data<crate::openapi::RouteTable>>()
+                    .cloned()
+                    .expect("route table"),
+            )
+            .await;
+            Ok(ServiceResponse::new(request, response))
+        }
+        None => Ok(next.call(req).await?.map_into_boxed_body()),
+    }
 }
 
 /// Unknown path → 404; known path with a method it does not support → 405 with `Allow`.

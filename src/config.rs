@@ -30,6 +30,34 @@ pub enum Command {
     Seed(SeedArgs),
     /// Print the OpenAPI document to stdout.
     Openapi,
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create an API key and print it (the only time it is shown) on stdout.
+    Create(KeyCreateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KeyCreateArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The organisation the key acts for: its id or registration number. Optional only for an
+    /// operator key whose single scope is `admin`.
+    #[arg(long)]
+    pub organisation: Option<String>,
+    /// A scope: metrics:write, projects:write, read:private or admin (repeat for several).
+    #[arg(long = "scope", required = true)]
+    pub scopes: Vec<String>,
+    /// A name to recognise the key by, e.g. the partner system that uses it.
+    #[arg(long, default_value = "cli")]
+    pub name: String,
+    /// Expiry as an RFC 3339 timestamp (default: never).
+    #[arg(long)]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -73,6 +101,21 @@ pub struct ServeArgs {
     /// Directory of the seed files.
     #[arg(long, env = "KOPA_SEEDS_DIR", default_value = "seeds")]
     pub seeds_dir: PathBuf,
+    /// Requests per minute per client IP address for anonymous callers (0: no limit).
+    #[arg(long, env = "KOPA_RATE_LIMIT_ANONYMOUS", default_value_t = 1200)]
+    pub rate_limit_anonymous: u32,
+    /// Requests per minute per API key (0: no limit).
+    #[arg(long, env = "KOPA_RATE_LIMIT_KEY", default_value_t = 6000)]
+    pub rate_limit_key: u32,
+}
+
+impl ServeArgs {
+    pub fn rate_limits(&self) -> crate::auth::rate_limit::RateLimits {
+        crate::auth::rate_limit::RateLimits {
+            anonymous: self.rate_limit_anonymous,
+            key: self.rate_limit_key,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]

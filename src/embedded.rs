@@ -29,6 +29,8 @@ pub struct EmbeddedPostgres {
     run_as: Option<(nix::unistd::Uid, nix::unistd::Gid)>,
     password: String,
     pub port: u16,
+    /// The server was already running (left by a killed Kopa, or used by another Kopa command).
+    pub adopted: bool,
 }
 
 /// Where `initdb` and `pg_ctl` live: `PATH` first, then the newest `/usr/lib/postgresql/*/bin`.
@@ -83,6 +85,7 @@ impl EmbeddedPostgres {
             log_file: dir.join("postgres.log"),
             password: String::new(),
             port: 0,
+            adopted: false,
             bin_dir,
             data_dir,
             run_as,
@@ -106,6 +109,7 @@ impl EmbeddedPostgres {
         if let Some(port) = cluster.running_port() {
             tracing::info!(port, "adopting the embedded PostgreSQL left running");
             cluster.port = port;
+            cluster.adopted = true;
             return Ok(cluster);
         }
         cluster.port = free_port()?;

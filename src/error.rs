@@ -55,6 +55,16 @@ impl FieldError {
             message: message.into(),
         }
     }
+
+    /// The same error for a field nested under `prefix` (e.g. `value` → `items[3].value`).
+    pub fn within(mut self, prefix: &str) -> Self {
+        self.field = match self.field.as_str() {
+            "" | "body" => prefix.to_owned(),
+            field if field.starts_with('[') => format!("{prefix}{field}"),
+            field => format!("{prefix}.{field}"),
+        };
+        self
+    }
 }
 
 /// An RFC 9457 problem document.
@@ -93,6 +103,15 @@ pub enum ApiError {
         detail: String,
         errors: Vec<FieldError>,
     },
+    /// No credentials where they are needed, or credentials that are unknown, revoked or expired.
+    #[error("unauthorized: {detail}")]
+    Unauthorized { detail: String, invalid_token: bool },
+    /// Valid credentials that do not allow this request (scope or organisation).
+    #[error("forbidden: {detail}")]
+    Forbidden {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
     #[error("not found: {0}")]
     NotFound(String),
     #[error("method not allowed: {0}")]
@@ -110,6 +129,8 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("validation failed")]
     Validation(Vec<FieldError>),
+    #[error("too many requests")]
+    TooManyRequests { retry_after: u64 },
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -138,6 +159,8 @@ impl ApiError {
     fn parts(&self) -> (&'static str, &'static str) {
         match self {
             ApiError::BadRequest { .. } => ("bad-request", "Bad request"),
+            ApiError::Unauthorized { .. } => ("unauthorized", "Unauthorized"),
+            ApiError::Forbidden { .. } => ("forbidden", "Forbidden"),
             ApiError::NotFound(_) => ("not-found", "Not found"),
             ApiError::MethodNotAllowed(_) => ("method-not-allowed", "Method not allowed"),
             ApiError::Conflict { .. } => ("conflict", "Conflict"),
@@ -147,6 +170,7 @@ impl ApiError {
                 ("unsupported-media-type", "Unsupported media type")
             }
             ApiError::Validation(_) => ("validation", "Validation failed"),
+            ApiError::TooManyRequests { .. } => ("rate-limited", "Too many requests"),
             ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
         }
@@ -154,10 +178,14 @@ impl ApiError {
 
     fn detail(&self) -> Cow<'_, str> {
         match self {
-            ApiError::BadRequest { detail, .. } | ApiError::Conflict { detail, .. } => {
-                Cow::Borrowed(detail)
-            }
-            ApiError::NotFound(d)
+            ApiError::BadRequest { detail, .. }
+            | ApiError::Conflict { detail, .. }
+            | ApiError::Forbidden { detail, .. } => Cow::Borrowed(detail),
+            ApiError::TooManyRequests { retry_after } => Cow::Owned(format!(
+                "rate limit reached; retry in {retry_after} s (see the RateLimit-* headers)"
+            )),
+            ApiError::Unauthorized { detail: d, .. }
+            | ApiError::NotFound(d)
             | ApiError::MethodNotAllowed(d)
             | ApiError::PreconditionFailed(d)
             | ApiError::PayloadTooLarge(d)
@@ -178,6 +206,8 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
@@ -185,6 +215,7 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -200,6 +231,7 @@ impl ResponseError for ApiError {
         let errors = match self {
             ApiError::BadRequest { errors, .. }
             | ApiError::Conflict { errors, .. }
+            | ApiError::Forbidden { errors, .. }
             | ApiError::Validation(errors) => errors.clone(),
             _ => Vec::new(),
         };
@@ -214,8 +246,29 @@ impl ResponseError for ApiError {
         };
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.insert_header((header::RETRY_AFTER, "2"));
+        match self {
+            ApiError::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, "2"));
+            }
+            ApiError::TooManyRequests { retry_after } => {
+                response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            ApiError::Unauthorized {
+                detail,
+                invalid_token,
+            } => {
+                let error = if *invalid_token {
+                    ", error=\"invalid_token\""
+                } else {
+                    ""
+                };
+                let detail = detail.replace('"', "'");
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    format!("Bearer realm=\"kopa\"{error}, error_description=\"{detail}\""),
+                ));
+            }
+            _ => {}
         }
         response.body(serde_json::to_vec(&problem).unwrap_or_default())
     }

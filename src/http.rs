@@ -193,6 +193,23 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     }
 }
 
+/// Reads a JSON body of up to `limit` bytes into a value (for handlers that validate the
+/// content piece by piece, such as batches); the same 400/413/415 answers as [`Json`].
+pub async fn read_json_body(
+    req: &HttpRequest,
+    payload: actix_web::web::Payload,
+    limit: usize,
+) -> ApiResult<serde_json::Value> {
+    if !is_json_content_type(req.headers(), None) {
+        return Err(ApiError::UnsupportedMediaType(
+            "the request body must be application/json".into(),
+        ));
+    }
+    let mut payload = payload.into_inner();
+    let body = read_body(req, &mut payload, limit).await?;
+    parse_json(&body)
+}
+
 /// Overrides [`MAX_BODY_BYTES`] for a scope (e.g. batch endpoints).
 #[derive(Clone, Copy)]
 pub struct BodyLimit(pub usize);

@@ -5,13 +5,16 @@
 //! `pagination` (keyset cursors), `db` (pool, migrations) and `embedded` (private PostgreSQL).
 
 pub mod activities;
+pub mod api_keys;
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod decimal;
 pub mod embedded;
 pub mod error;
 pub mod http;
+pub mod idempotency;
 pub mod indicators;
 pub mod metrics;
 pub mod openapi;

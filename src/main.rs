@@ -1,7 +1,7 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use kopa::config::{Cli, Command, DatabaseArgs, ServeArgs};
+use kopa::config::{Cli, Command, DatabaseArgs, KeysCommand, ServeArgs};
 use kopa::embedded::EmbeddedPostgres;
 
 fn main() -> Result<()> {
@@ -13,7 +13,7 @@ fn main() -> Result<()> {
         }
         Some(Command::Migrate(db)) => {
             init_tracing("info");
-            with_database(&db, |url| async move {
+            with_database(&db, false, |url| async move {
                 let applied = kopa::db::migrate(&url).await?;
                 tracing::info!(count = applied.len(), "migrations applied");
                 Ok(())
@@ -22,7 +22,7 @@ fn main() -> Result<()> {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Seed(args)) => {
             init_tracing("info");
-            with_database(&args.database, |url| async move {
+            with_database(&args.database, false, |url| async move {
                 kopa::db::migrate(&url).await?;
                 let mut conn =
                     <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(
@@ -37,6 +37,22 @@ fn main() -> Result<()> {
                 Ok(())
             })
         }
+        Some(Command::Keys(KeysCommand::Create(args))) => {
+            init_tracing("warn");
+            let database = args.database.clone();
+            with_database(&database, false, |url| async move {
+                kopa::db::migrate(&url).await?;
+                let mut conn =
+                    <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(
+                        &url,
+                    )
+                    .await?;
+                let (id, token) = kopa::api_keys::create_from_cli(&mut conn, &args).await?;
+                eprintln!("API key {id} created; this is the only time the key is shown:");
+                println!("{token}");
+                Ok(())
+            })
+        }
         None => serve(cli.serve),
     }
 }
@@ -47,12 +63,14 @@ fn init_tracing(filter: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_writer(std::io::stderr)
         .try_init();
 }
 
 /// Runs `work` against `DATABASE_URL`, or against the embedded cluster, which is started first
-/// and stopped cleanly afterwards whatever `work` returned.
-fn with_database<F, Fut>(db: &DatabaseArgs, work: F) -> Result<()>
+/// and stopped cleanly afterwards whatever `work` returned. A cluster that was already running
+/// is left running unless `stop_adopted` (a running `kopa serve` may be using it).
+fn with_database<F, Fut>(db: &DatabaseArgs, stop_adopted: bool, work: F) -> Result<()>
 where
     F: FnOnce(String) -> Fut,
     Fut: std::future::Future<Output = Result<()>>,
@@ -73,7 +91,7 @@ where
         };
         work(url).await
     });
-    if let Some(pg) = embedded {
+    if let Some(pg) = embedded.filter(|pg| stop_adopted || !pg.adopted) {
         tracing::info!("stopping the embedded PostgreSQL");
         pg.stop().context("stopping the embedded PostgreSQL")?;
     }
@@ -83,7 +101,8 @@ where
 fn serve(args: ServeArgs) -> Result<()> {
     init_tracing(&args.log);
     let (pool_size, pool_timeout) = (args.database.pool_size, args.database.pool_timeout());
-    with_database(&args.database, |url| async move {
+    let limits = args.rate_limits();
+    with_database(&args.database, true, |url| async move {
         kopa::db::migrate(&url).await?;
         let pool = kopa::db::pool(&url, pool_size, pool_timeout)?;
         if !args.no_seed {
@@ -103,7 +122,8 @@ fn serve(args: ServeArgs) -> Result<()> {
                 tracing::info!(created = report.created, "empty registry: seed data loaded");
             }
         }
-        let state = actix_web::web::Data::new(kopa::app::AppState { pool });
+        actix_web::rt::spawn(kopa::idempotency::purge_periodically(pool.clone()));
+        let state = actix_web::web::Data::new(kopa::app::AppState::new(pool, limits));
         let mut server = actix_web::HttpServer::new(move || kopa::app::build(state.clone()))
             .bind(args.bind)
             .with_context(|| format!("cannot listen on {}", args.bind))?

@@ -62,11 +62,26 @@ fn problem(description: &str) -> Response {
         .build()
 }
 
-const STANDARD: [(&str, &str, &str); 7] = [
+const STANDARD: [(&str, &str, &str); 10] = [
     (
         "400",
         "BadRequest",
         "Malformed request: bad JSON syntax, or a bad or unknown query parameter",
+    ),
+    (
+        "401",
+        "Unauthorized",
+        "No API key where one is needed, or a key that is unknown, revoked or expired (see `WWW-Authenticate`)",
+    ),
+    (
+        "403",
+        "Forbidden",
+        "The key lacks the scope, or its organisation may not change this record",
+    ),
+    (
+        "429",
+        "TooManyRequests",
+        "Rate limit reached; retry after `Retry-After` seconds (`RateLimit-*` headers tell the budget)",
     ),
     ("404", "NotFound", "No such resource"),
     ("413", "PayloadTooLarge", "Request body too large"),
@@ -102,11 +117,12 @@ pub fn finish(mut spec: OpenApi) -> OpenApi {
     }
     for (path, item) in spec.paths.paths.iter_mut() {
         let has_path_params = path.contains('{');
-        for operation in operations(item) {
+        for (is_read, operation) in operations(item) {
             let has_body = operation.request_body.is_some();
             for (status, name, _) in STANDARD {
                 let applies = match status {
                     "404" => has_path_params,
+                    "403" => !is_read || operation.security.is_some(),
                     "413" | "415" | "422" => has_body,
                     _ => true,
                 };
@@ -137,8 +153,14 @@ pub fn finish(mut spec: OpenApi) -> OpenApi {
 fn polish(spec: OpenApi) -> OpenApi {
     let mut doc = serde_json::to_value(&spec).expect("spec serializes");
     doc["servers"] = json!([{"url": "/", "description": "This server"}]);
-    // Every operation is open to anonymous callers for now.
-    doc["security"] = json!([{}]);
+    doc["components"]["securitySchemes"] = json!({
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "kopa_<40 characters>",
+            "description": "An API key (`Authorization: Bearer kopa_...`), bound to one organisation and a set of scopes: `metrics:write`, `projects:write`, `read:private`, `admin`."
+        }
+    });
     let schemas = doc["components"]["schemas"]
         .as_object()
         .cloned()
@@ -152,6 +174,35 @@ fn polish(spec: OpenApi) -> OpenApi {
         for (method, operation) in item.as_object_mut().into_iter().flat_map(|i| i.iter_mut()) {
             if let Some(params) = operation["parameters"].as_array_mut() {
                 params.iter_mut().for_each(|p| drop_null(&mut p["schema"]));
+            }
+            // Reads are open (a key may show more: drafts, contacts); writes need a key.
+            if operation.get("security").is_none() {
+                operation["security"] = if method == "get" {
+                    json!([{}, {"bearer": []}])
+                } else {
+                    json!([{"bearer": []}])
+                };
+            }
+            if method == "post" {
+                let declared = operation["parameters"]
+                    .as_array()
+                    .is_some_and(|p| p.iter().any(|p| p["name"] == "Idempotency-Key"));
+                if !declared {
+                    let header = json!({
+                        "name": "Idempotency-Key", "in": "header", "required": false,
+                        "description": "Unique per logical request (e.g. a UUID): a retry with the same key and body within 24 h gets the first response again, byte for byte",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"}
+                    });
+                    match operation["parameters"].as_array_mut() {
+                        Some(params) => params.push(header),
+                        None => operation["parameters"] = json!([header]),
+                    }
+                }
+                let responses = operation["responses"].as_object_mut().expect("responses");
+                responses.entry("409").or_insert_with(|| json!({
+                    "description": "Conflicts with stored data, or a request with the same `Idempotency-Key` is still running",
+                    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+                }));
             }
             if operation["responses"].get("304").is_some() {
                 let params = operation["parameters"].as_array_mut();
@@ -265,66 +316,113 @@ fn drop_null(schema: &mut Value) {
     }
 }
 
-fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+/// The operations of a path, each with whether it only reads.
+fn operations(item: &mut PathItem) -> impl Iterator<Item = (bool, &mut Operation)> {
     [
-        &mut item.get,
-        &mut item.put,
-        &mut item.post,
-        &mut item.delete,
-        &mut item.patch,
-        &mut item.head,
-        &mut item.options,
+        (true, &mut item.get),
+        (false, &mut item.put),
+        (false, &mut item.post),
+        (false, &mut item.delete),
+        (false, &mut item.patch),
+        (true, &mut item.head),
+        (true, &mut item.options),
     ]
     .into_iter()
-    .filter_map(Option::as_mut)
+    .filter_map(|(read, op)| op.as_mut().map(|op| (read, op)))
 }
 
-/// Paths and methods from the spec, to tell 404 from 405 for requests no route took.
-pub struct RouteTable(Vec<(Vec<String>, Vec<&'static str>)>);
+/// Paths and methods from the spec, to tell 404 from 405 for requests no route took, and which
+/// operations need a key (their `security` does not allow anonymous calls).
+pub struct RouteTable(Vec<Route>);
+
+/// A path template's segments and its methods, each with whether it needs a key.
+type Route = (Vec<String>, Vec<(&'static str, bool)>);
+
+fn requires_key(operation: &Option<Operation>) -> bool {
+    operation
+        .as_ref()
+        .and_then(|op| op.security.as_ref())
+        .is_some_and(|requirements| {
+            serde_json::to_value(requirements)
+                .ok()
+                .and_then(|v| v.as_array().cloned())
+                .is_some_and(|alternatives| {
+                    !alternatives
+                        .iter()
+                        .any(|a| a.as_object().is_some_and(|o| o.is_empty()))
+                })
+        })
+}
 
 impl RouteTable {
     pub fn new(spec: &OpenApi) -> Self {
-        let mut routes: Vec<(Vec<String>, Vec<&'static str>)> = spec
+        let mut routes: Vec<Route> = spec
             .paths
             .paths
             .iter()
             .map(|(path, item)| {
                 let segments = path.split('/').map(str::to_owned).collect();
                 let methods = [
-                    ("GET", item.get.is_some()),
-                    ("POST", item.post.is_some()),
-                    ("PUT", item.put.is_some()),
-                    ("PATCH", item.patch.is_some()),
-                    ("DELETE", item.delete.is_some()),
+                    ("GET", &item.get),
+                    ("POST", &item.post),
+                    ("PUT", &item.put),
+                    ("PATCH", &item.patch),
+                    ("DELETE", &item.delete),
                 ]
                 .into_iter()
-                .filter_map(|(m, present)| present.then_some(m))
+                .filter(|(_, op)| op.is_some())
+                .map(|(m, op)| (m, requires_key(op)))
                 .collect();
                 (segments, methods)
             })
             .collect();
         for fixed in ["/openapi.json", "/docs", "/docs/"] {
-            routes.push((fixed.split('/').map(str::to_owned).collect(), vec!["GET"]));
+            routes.push((
+                fixed.split('/').map(str::to_owned).collect(),
+                vec![("GET", false)],
+            ));
         }
         RouteTable(routes)
     }
 
-    pub fn allowed_methods(&self, path: &str) -> Vec<&'static str> {
+    /// The methods of the most specific templates matching `path`: `/v1/metrics/batch` is the
+    /// batch resource, not `/v1/metrics/{id}` with id `batch`.
+    fn matching(&self, path: &str) -> Vec<(&'static str, bool)> {
         let wanted: Vec<&str> = path.split('/').collect();
-        let mut allowed: Vec<&'static str> = self
+        let matches = |segments: &[String]| {
+            segments.len() == wanted.len()
+                && segments
+                    .iter()
+                    .zip(&wanted)
+                    .all(|(s, w)| s == w || (s.starts_with('{') && !w.is_empty()))
+        };
+        let literals =
+            |segments: &[String]| segments.iter().filter(|s| !s.starts_with('{')).count();
+        let best = self
             .0
             .iter()
-            .filter(|(segments, _)| {
-                segments.len() == wanted.len()
-                    && segments
-                        .iter()
-                        .zip(&wanted)
-                        .all(|(s, w)| s == w || (s.starts_with('{') && !w.is_empty()))
-            })
+            .filter(|(segments, _)| matches(segments))
+            .map(|(segments, _)| literals(segments))
+            .max();
+        self.0
+            .iter()
+            .filter(|(segments, _)| matches(segments) && Some(literals(segments)) == best)
             .flat_map(|(_, methods)| methods.iter().copied())
-            .collect();
+            .collect()
+    }
+
+    pub fn allowed_methods(&self, path: &str) -> Vec<&'static str> {
+        let mut allowed: Vec<&'static str> =
+            self.matching(path).into_iter().map(|(m, _)| m).collect();
         allowed.sort_unstable();
         allowed.dedup();
         allowed
+    }
+
+    /// Whether the operation exists and its spec demands a key.
+    pub fn requires_key(&self, path: &str, method: &str) -> bool {
+        self.matching(path)
+            .into_iter()
+            .any(|(m, key)| m == method && key)
     }
 }

@@ -178,4 +178,48 @@ diesel::allow_tables_to_appear_in_same_query!(
     indicators,
     metric_values,
     metric_revisions,
+    api_keys,
+    audit_log,
 );
+
+diesel::table! {
+    api_keys (id) {
+        id -> Uuid,
+        organisation_id -> Nullable<Uuid>,
+        name -> Text,
+        prefix -> Text,
+        secret_hash -> Bytea,
+        scopes -> Array<Text>,
+        expires_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    idempotency_records (principal, key) {
+        principal -> Text,
+        key -> Text,
+        request_hash -> Bytea,
+        status -> Nullable<Int2>,
+        headers -> Nullable<Jsonb>,
+        body -> Nullable<Bytea>,
+        locked_until -> Timestamptz,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        resource -> Text,
+        record_id -> Uuid,
+        op -> Text,
+        version -> Nullable<Int4>,
+        api_key_id -> Nullable<Uuid>,
+        organisation_id -> Nullable<Uuid>,
+        changed_at -> Timestamptz,
+    }
+}

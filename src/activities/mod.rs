@@ -11,11 +11,12 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::app::AppState;
+use crate::auth::{Access, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, IfMatch, Json, MergePatch, NoParams, Query};
 use crate::pagination::{self, Page};
 use crate::schema::activities;
-use crate::{projects, validation};
+use crate::validation;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_activities)
@@ -217,6 +218,7 @@ const SORT: &str = "id";
 #[get("/projects/{id}/activities")]
 async fn list_activities(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     id: web::Path<String>,
     Query(params): Query<ActivityListParams>,
@@ -225,7 +227,7 @@ async fn list_activities(
     let limit = pagination::limit(params.limit)?;
     let after: Option<Uuid> = pagination::decode_cursor(params.cursor.as_deref(), SORT)?;
     let mut conn = state.conn().await?;
-    projects::ensure_exists(&mut conn, project).await?;
+    caller.ensure_visible(&mut conn, project).await?;
     let filtered = || {
         let mut query = activities::table
             .filter(activities::project_id.eq(project))
@@ -265,13 +267,16 @@ async fn list_activities(
 #[post("/projects/{id}/activities")]
 async fn create_activity(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<String>,
     Json(input): Json<ActivityInput>,
 ) -> ApiResult<HttpResponse> {
     let project = http::parse_id(&id, "project")?;
     validation::validate(&input)?;
-    let mut conn = state.conn().await?;
-    projects::ensure_exists(&mut conn, project).await?;
+    let mut conn = state.writer(&caller).await?;
+    caller
+        .authorize(&mut conn, Access::EditProject { project })
+        .await?;
     let row = insert_activity(&mut conn, project, &input).await?;
     let tag = http::etag(&row.id, row.version);
     Ok(http::created(
@@ -313,6 +318,7 @@ pub async fn insert_activity(
 async fn find_activity(
     state: web::Data<AppState>,
     req: HttpRequest,
+    caller: Caller,
     id: web::Path<String>,
     _: Query<NoParams>,
 ) -> ApiResult<HttpResponse> {
@@ -325,6 +331,10 @@ async fn find_activity(
         .await
         .optional()?
         .ok_or_else(|| ApiError::not_found("activity", id))?;
+    caller
+        .ensure_visible(&mut conn, row.project_id)
+        .await
+        .map_err(|_| ApiError::not_found("activity", id))?;
     Ok(http::record_response(
         &req,
         http::etag(&row.id, row.version),
@@ -347,6 +357,7 @@ async fn find_activity(
 #[patch("/activities/{id}")]
 async fn update_activity(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     id: web::Path<String>,
     _: Query<NoParams>,
@@ -354,10 +365,18 @@ async fn update_activity(
 ) -> ApiResult<HttpResponse> {
     let id = http::parse_id(&id, "activity")?;
     let precondition = IfMatch::from_request(&req);
-    let mut conn = state.conn().await?;
+    let mut conn = state.writer(&caller).await?;
     let row = conn
         .transaction(async |conn| -> ApiResult<ActivityRow> {
             let current = lock(conn, id).await?;
+            caller
+                .authorize(
+                    conn,
+                    Access::EditProject {
+                        project: current.project_id,
+                    },
+                )
+                .await?;
             precondition.check(&http::etag(&current.id, current.version))?;
             let input: ActivityInput = http::merge(&ActivityInput::from(current), patch)?;
             validation::validate(&input)?;
@@ -391,15 +410,24 @@ async fn update_activity(
 #[delete("/activities/{id}")]
 async fn delete_activity(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     id: web::Path<String>,
     _: Query<NoParams>,
 ) -> ApiResult<HttpResponse> {
     let id = http::parse_id(&id, "activity")?;
     let precondition = IfMatch::from_request(&req);
-    let mut conn = state.conn().await?;
+    let mut conn = state.writer(&caller).await?;
     conn.transaction(async |conn| -> ApiResult<()> {
         let current = lock(conn, id).await?;
+        caller
+            .authorize(
+                conn,
+                Access::EditProject {
+                    project: current.project_id,
+                },
+            )
+            .await?;
         precondition.check(&http::etag(&current.id, current.version))?;
         diesel::delete(activities::table.find(id))
             .execute(conn)

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::app::AppState;
+use crate::auth::{Access, Caller};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::http::{self, IfMatch, Json, MergePatch, NoParams, Query};
 use crate::pagination::{self, Page};
@@ -225,10 +226,12 @@ async fn list_indicators(
 #[post("/indicators")]
 async fn create_indicator(
     state: web::Data<AppState>,
+    caller: Caller,
     Json(input): Json<IndicatorInput>,
 ) -> ApiResult<HttpResponse> {
     validation::validate(&input)?;
-    let mut conn = state.conn().await?;
+    let mut conn = state.writer(&caller).await?;
+    caller.authorize(&mut conn, Access::Registry).await?;
     let row: IndicatorRow = diesel::insert_into(indicators::table)
         .values((indicators::id.eq(Uuid::now_v7()), &input))
         .returning(IndicatorRow::as_returning())
@@ -293,6 +296,7 @@ async fn find_indicator(
 #[patch("/indicators/{code}")]
 async fn update_indicator(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     code: web::Path<String>,
     _: Query<NoParams>,
@@ -300,7 +304,8 @@ async fn update_indicator(
 ) -> ApiResult<HttpResponse> {
     let precondition = IfMatch::from_request(&req);
     let code = code.into_inner();
-    let mut conn = state.conn().await?;
+    let mut conn = state.writer(&caller).await?;
+    caller.authorize(&mut conn, Access::Registry).await?;
     let row = conn
         .transaction(async |conn| -> ApiResult<IndicatorRow> {
             let current = lock(conn, &code).await?;
@@ -339,13 +344,15 @@ async fn update_indicator(
 #[delete("/indicators/{code}")]
 async fn delete_indicator(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     code: web::Path<String>,
     _: Query<NoParams>,
 ) -> ApiResult<HttpResponse> {
     let precondition = IfMatch::from_request(&req);
     let code = code.into_inner();
-    let mut conn = state.conn().await?;
+    let mut conn = state.writer(&caller).await?;
+    caller.authorize(&mut conn, Access::Registry).await?;
     conn.transaction(async |conn| -> ApiResult<()> {
         let current = lock(conn, &code).await?;
         precondition.check(&http::etag(&current.id, current.version))?;

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use validator::{Validate, ValidationError};
 
 use crate::app::AppState;
+use crate::auth::{self, Access, Caller, Visibility};
 use crate::decimal;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, IfMatch, Json, MergePatch, NoParams, Query};
@@ -19,10 +20,11 @@ use crate::pagination::{self, Page};
 use crate::schema::{
     indicators, metric_revisions, metric_values, project_funding, project_partners, projects,
 };
-use crate::{projects as project_resource, validation};
+use crate::validation;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(list_metrics)
+    cfg.service(batch::push_metrics)
+        .service(list_metrics)
         .service(list_project_metrics)
         .service(create_metric)
         .service(find_metric)
@@ -30,6 +32,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(delete_metric)
         .service(list_revisions);
 }
+
+pub mod batch;
 
 crate::text_enum! {
     /// What a number is: an achieved `actual`, a planned `target`, or a `baseline` before the project.
@@ -321,6 +325,7 @@ const SORT: &str = "id";
 async fn page(
     conn: &mut AsyncPgConnection,
     req: &HttpRequest,
+    visibility: Visibility,
     params: MetricListParams,
 ) -> ApiResult<HttpResponse> {
     let limit = pagination::limit(params.limit)?;
@@ -329,6 +334,9 @@ async fn page(
         let mut query = metric_values::table
             .inner_join(indicators::table)
             .into_boxed();
+        if let Some(visible) = auth::visible_projects(visibility) {
+            query = query.filter(metric_values::project_id.eq_any(visible));
+        }
         if let Some(code) = &params.indicator {
             query = query.filter(indicators::code.eq(code.clone()));
         }
@@ -404,10 +412,11 @@ async fn page(
 async fn list_metrics(
     state: web::Data<AppState>,
     req: HttpRequest,
+    caller: Caller,
     Query(params): Query<MetricListParams>,
 ) -> ApiResult<HttpResponse> {
     let mut conn = state.conn().await?;
-    page(&mut conn, &req, params).await
+    page(&mut conn, &req, caller.visibility(), params).await
 }
 
 /// List a project's metric values
@@ -421,12 +430,13 @@ async fn list_metrics(
 async fn list_project_metrics(
     state: web::Data<AppState>,
     req: HttpRequest,
+    caller: Caller,
     id: web::Path<String>,
     Query(params): Query<ProjectMetricListParams>,
 ) -> ApiResult<HttpResponse> {
     let project = http::parse_id(&id, "project")?;
     let mut conn = state.conn().await?;
-    project_resource::ensure_exists(&mut conn, project).await?;
+    caller.ensure_visible(&mut conn, project).await?;
     let params = MetricListParams {
         limit: params.limit,
         cursor: params.cursor,
@@ -439,7 +449,7 @@ async fn list_project_metrics(
         kind: params.kind,
         target_group: None,
     };
-    page(&mut conn, &req, params).await
+    page(&mut conn, &req, caller.visibility(), params).await
 }
 
 /// Record a metric value for a project
@@ -461,13 +471,16 @@ async fn list_project_metrics(
 #[post("/projects/{id}/metrics")]
 async fn create_metric(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<String>,
     Json(input): Json<MetricInput>,
 ) -> ApiResult<HttpResponse> {
     let project = http::parse_id(&id, "project")?;
     validation::validate(&input)?;
-    let mut conn = state.conn().await?;
-    project_resource::ensure_exists(&mut conn, project).await?;
+    let mut conn = state.writer(&caller).await?;
+    caller
+        .authorize(&mut conn, Access::WriteMetrics { project })
+        .await?;
     let value = insert_metric(&mut conn, project, &input).await?;
     let tag = http::etag(&value.id, value.version);
     Ok(http::created(
@@ -491,6 +504,7 @@ async fn create_metric(
 async fn find_metric(
     state: web::Data<AppState>,
     req: HttpRequest,
+    caller: Caller,
     id: web::Path<String>,
     _: Query<NoParams>,
 ) -> ApiResult<HttpResponse> {
@@ -504,6 +518,10 @@ async fn find_metric(
         .await
         .optional()?
         .ok_or_else(|| ApiError::not_found("metric value", id))?;
+    caller
+        .ensure_visible(&mut conn, row.project_id)
+        .await
+        .map_err(|_| ApiError::not_found("metric value", id))?;
     Ok(http::record_response(
         &req,
         http::etag(&row.id, row.version),
@@ -528,6 +546,7 @@ async fn find_metric(
 #[patch("/metrics/{id}")]
 async fn update_metric(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     id: web::Path<String>,
     _: Query<NoParams>,
@@ -535,10 +554,18 @@ async fn update_metric(
 ) -> ApiResult<HttpResponse> {
     let id = http::parse_id(&id, "metric value")?;
     let precondition = IfMatch::from_request(&req);
-    let mut conn = state.conn().await?;
+    let mut conn = state.writer(&caller).await?;
     let value = conn
         .transaction(async |conn| -> ApiResult<MetricValue> {
             let (current, code) = lock(conn, id).await?;
+            caller
+                .authorize(
+                    conn,
+                    Access::WriteMetrics {
+                        project: current.project_id,
+                    },
+                )
+                .await?;
             precondition.check(&http::etag(&current.id, current.version))?;
             let input: MetricInput = http::merge(&MetricInput::from_stored(current, code), patch)?;
             validation::validate(&input)?;
@@ -570,15 +597,24 @@ async fn update_metric(
 #[delete("/metrics/{id}")]
 async fn delete_metric(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     id: web::Path<String>,
     _: Query<NoParams>,
 ) -> ApiResult<HttpResponse> {
     let id = http::parse_id(&id, "metric value")?;
     let precondition = IfMatch::from_request(&req);
-    let mut conn = state.conn().await?;
+    let mut conn = state.writer(&caller).await?;
     conn.transaction(async |conn| -> ApiResult<()> {
         let (current, _) = lock(conn, id).await?;
+        caller
+            .authorize(
+                conn,
+                Access::WriteMetrics {
+                    project: current.project_id,
+                },
+            )
+            .await?;
         precondition.check(&http::etag(&current.id, current.version))?;
         diesel::delete(metric_values::table.find(id))
             .execute(conn)
@@ -676,6 +712,7 @@ pub struct RevisionListParams {
 async fn list_revisions(
     state: web::Data<AppState>,
     req: HttpRequest,
+    caller: Caller,
     id: web::Path<String>,
     Query(params): Query<RevisionListParams>,
 ) -> ApiResult<HttpResponse> {
@@ -693,7 +730,20 @@ async fn list_revisions(
         query = query.filter(metric_revisions::id.gt(after));
     }
     let rows: Vec<RevisionRow> = query.load(&mut conn).await?;
-    if rows.is_empty() && after.is_none() {
+    let project: Option<Uuid> = metric_revisions::table
+        .filter(metric_revisions::metric_value_id.eq(id))
+        .select(metric_revisions::project_id)
+        .first(&mut conn)
+        .await
+        .optional()?;
+    // A deleted project takes its revisions' visibility with it: only admins see those.
+    let visible = match project {
+        Some(project) => {
+            caller.ensure_visible(&mut conn, project).await.is_ok() || caller.is_admin()
+        }
+        None => false,
+    };
+    if !visible {
         return Err(ApiError::not_found("metric value", id));
     }
     let revisions = rows

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::app::AppState;
+use crate::auth::{Access, Caller};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::http::{self, IfMatch, Json, MergePatch, NoParams, Query};
 use crate::pagination::{self, Page};
@@ -264,10 +265,12 @@ async fn list_organisations(
 #[post("/organisations")]
 async fn create_organisation(
     state: web::Data<AppState>,
+    caller: Caller,
     Json(input): Json<OrganisationInput>,
 ) -> ApiResult<HttpResponse> {
     validation::validate(&input)?;
-    let mut conn = state.conn().await?;
+    let mut conn = state.writer(&caller).await?;
+    caller.authorize(&mut conn, Access::Registry).await?;
     let row: OrganisationRow = diesel::insert_into(organisations::table)
         .values((organisations::id.eq(Uuid::now_v7()), &input))
         .returning(OrganisationRow::as_returning())
@@ -333,13 +336,15 @@ async fn find_organisation(
 #[patch("/organisations/{id}")]
 async fn update_organisation(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     id: web::Path<String>,
     _: Query<NoParams>,
     MergePatch(patch): MergePatch,
 ) -> ApiResult<HttpResponse> {
     let id = http::parse_id(&id, "organisation")?;
-    let mut conn = state.conn().await?;
+    let mut conn = state.writer(&caller).await?;
+    caller.authorize(&mut conn, Access::Registry).await?;
     let precondition = IfMatch::from_request(&req);
     let row = conn
         .transaction(async |conn| -> ApiResult<OrganisationRow> {
@@ -379,12 +384,14 @@ async fn update_organisation(
 #[delete("/organisations/{id}")]
 async fn delete_organisation(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     id: web::Path<String>,
     _: Query<NoParams>,
 ) -> ApiResult<HttpResponse> {
     let id = http::parse_id(&id, "organisation")?;
-    let mut conn = state.conn().await?;
+    let mut conn = state.writer(&caller).await?;
+    caller.authorize(&mut conn, Access::Registry).await?;
     let precondition = IfMatch::from_request(&req);
     conn.transaction(async |conn| -> ApiResult<()> {
         let current = lock(conn, id).await?;

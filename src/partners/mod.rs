@@ -10,11 +10,12 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::app::AppState;
+use crate::auth::{Access, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, IfMatch, Json, MergePatch, NoParams, Query};
 use crate::pagination::{self, Page};
 use crate::schema::project_partners;
-use crate::{projects, validation};
+use crate::validation;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_partners)
@@ -144,6 +145,7 @@ const SORT: &str = "id";
 #[get("/projects/{id}/partners")]
 async fn list_partners(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     id: web::Path<String>,
     Query(params): Query<PartnerListParams>,
@@ -152,7 +154,7 @@ async fn list_partners(
     let limit = pagination::limit(params.limit)?;
     let after: Option<Uuid> = pagination::decode_cursor(params.cursor.as_deref(), SORT)?;
     let mut conn = state.conn().await?;
-    projects::ensure_exists(&mut conn, project).await?;
+    caller.ensure_visible(&mut conn, project).await?;
     let filtered = || {
         let mut query = project_partners::table
             .filter(project_partners::project_id.eq(project))
@@ -199,13 +201,16 @@ async fn list_partners(
 #[post("/projects/{id}/partners")]
 async fn create_partner(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<String>,
     Json(input): Json<PartnerInput>,
 ) -> ApiResult<HttpResponse> {
     let project = http::parse_id(&id, "project")?;
     validation::validate(&input)?;
-    let mut conn = state.conn().await?;
-    projects::ensure_exists(&mut conn, project).await?;
+    let mut conn = state.writer(&caller).await?;
+    caller
+        .authorize(&mut conn, Access::EditProject { project })
+        .await?;
     let row: PartnerRow = diesel::insert_into(project_partners::table)
         .values((
             project_partners::id.eq(Uuid::now_v7()),
@@ -236,12 +241,14 @@ async fn create_partner(
 #[get("/projects/{id}/partners/{partner_id}")]
 async fn find_partner(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     path: web::Path<(String, String)>,
     _: Query<NoParams>,
 ) -> ApiResult<HttpResponse> {
     let (project, partner) = parse_path(&path)?;
     let mut conn = state.conn().await?;
+    caller.ensure_visible(&mut conn, project).await?;
     let row = project_partners::table
         .filter(
             project_partners::id
@@ -277,6 +284,7 @@ async fn find_partner(
 #[patch("/projects/{id}/partners/{partner_id}")]
 async fn update_partner(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     path: web::Path<(String, String)>,
     _: Query<NoParams>,
@@ -284,7 +292,10 @@ async fn update_partner(
 ) -> ApiResult<HttpResponse> {
     let (project, partner) = parse_path(&path)?;
     let precondition = IfMatch::from_request(&req);
-    let mut conn = state.conn().await?;
+    let mut conn = state.writer(&caller).await?;
+    caller
+        .authorize(&mut conn, Access::EditProject { project })
+        .await?;
     let row = conn
         .transaction(async |conn| -> ApiResult<PartnerRow> {
             let current = lock(conn, project, partner).await?;
@@ -319,13 +330,17 @@ async fn update_partner(
 #[delete("/projects/{id}/partners/{partner_id}")]
 async fn delete_partner(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     path: web::Path<(String, String)>,
     _: Query<NoParams>,
 ) -> ApiResult<HttpResponse> {
     let (project, partner) = parse_path(&path)?;
     let precondition = IfMatch::from_request(&req);
-    let mut conn = state.conn().await?;
+    let mut conn = state.writer(&caller).await?;
+    caller
+        .authorize(&mut conn, Access::EditProject { project })
+        .await?;
     conn.transaction(async |conn| -> ApiResult<()> {
         let current = lock(conn, project, partner).await?;
         precondition.check(&http::etag(&current.id, current.version))?;

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::app::AppState;
+use crate::auth::{Access, Caller};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::http::{self, IfMatch, Json, MergePatch, NoParams, Query};
 use crate::pagination::{self, Page};
@@ -261,10 +262,12 @@ async fn list_programmes(
 #[post("/programmes")]
 async fn create_programme(
     state: web::Data<AppState>,
+    caller: Caller,
     Json(input): Json<ProgrammeInput>,
 ) -> ApiResult<HttpResponse> {
     validation::validate(&input)?;
-    let mut conn = state.conn().await?;
+    let mut conn = state.writer(&caller).await?;
+    caller.authorize(&mut conn, Access::Registry).await?;
     let row: ProgrammeRow = diesel::insert_into(programmes::table)
         .values((programmes::id.eq(Uuid::now_v7()), &input))
         .returning(ProgrammeRow::as_returning())
@@ -327,6 +330,7 @@ async fn find_programme(
 #[patch("/programmes/{id}")]
 async fn update_programme(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     id: web::Path<String>,
     _: Query<NoParams>,
@@ -334,7 +338,8 @@ async fn update_programme(
 ) -> ApiResult<HttpResponse> {
     let id = http::parse_id(&id, "programme")?;
     let precondition = IfMatch::from_request(&req);
-    let mut conn = state.conn().await?;
+    let mut conn = state.writer(&caller).await?;
+    caller.authorize(&mut conn, Access::Registry).await?;
     let row = conn
         .transaction(async |conn| -> ApiResult<ProgrammeRow> {
             let current = lock(conn, id).await?;
@@ -373,13 +378,15 @@ async fn update_programme(
 #[delete("/programmes/{id}")]
 async fn delete_programme(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     id: web::Path<String>,
     _: Query<NoParams>,
 ) -> ApiResult<HttpResponse> {
     let id = http::parse_id(&id, "programme")?;
     let precondition = IfMatch::from_request(&req);
-    let mut conn = state.conn().await?;
+    let mut conn = state.writer(&caller).await?;
+    caller.authorize(&mut conn, Access::Registry).await?;
     conn.transaction(async |conn| -> ApiResult<()> {
         let current = lock(conn, id).await?;
         precondition.check(&http::etag(&current.id, current.version))?;

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use validator::{Validate, ValidationError};
 
 use crate::app::AppState;
+use crate::auth::{self, Access, Caller};
 use crate::decimal;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, IfMatch, Json, MergePatch, NoParams, Query};
@@ -413,15 +414,23 @@ impl From<&FundingRow> for Funding {
     }
 }
 
+impl ProjectRow {
+    /// The stored contact person, if any part of it is stored.
+    fn contact(&self) -> Option<Contact> {
+        (self.contact_name.is_some()
+            || self.contact_email.is_some()
+            || self.contact_phone.is_some())
+        .then(|| Contact {
+            name: self.contact_name.clone(),
+            email: self.contact_email.clone(),
+            phone: self.contact_phone.clone(),
+        })
+    }
+}
+
 impl ProjectInput {
     pub fn from_stored(r: ProjectRow, funding: Vec<Funding>) -> Self {
-        let contact =
-            (r.contact_name.is_some() || r.contact_email.is_some() || r.contact_phone.is_some())
-                .then_some(Contact {
-                    name: r.contact_name,
-                    email: r.contact_email,
-                    phone: r.contact_phone,
-                });
+        let contact = r.contact();
         ProjectInput {
             reference: r.reference,
             title: r.title,
@@ -515,6 +524,11 @@ pub struct Project {
     pub source_document: Option<String>,
     /// Funding lines.
     pub funding: Vec<Funding>,
+    /// The contact person: personal data, present only on a single project read with a key
+    /// that may see the project's private data (`read:private` of a lead or partner, or `admin`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub contact: Option<Contact>,
     /// When the record was created.
     #[schema(example = "2026-11-23T10:00:00Z")]
     pub created_at: DateTime<Utc>,
@@ -551,6 +565,7 @@ impl Project {
             website: r.website,
             source_document: r.source_document,
             funding,
+            contact: None,
             created_at: r.created_at,
             updated_at: r.updated_at,
             version: r.version,
@@ -688,12 +703,17 @@ const SORT: &str = "id";
 async fn list_projects(
     state: web::Data<AppState>,
     req: HttpRequest,
+    caller: Caller,
     Query(params): Query<ProjectListParams>,
 ) -> ApiResult<HttpResponse> {
     let limit = pagination::limit(params.limit)?;
     let after: Option<Uuid> = pagination::decode_cursor(params.cursor.as_deref(), SORT)?;
+    let visibility = caller.visibility();
     let filtered = || {
         let mut query = projects::table.into_boxed();
+        if let Some(visible) = auth::visible_projects(visibility) {
+            query = query.filter(projects::id.eq_any(visible));
+        }
         if let Some(status) = params.status {
             query = query.filter(projects::status.eq(status));
         }
@@ -773,10 +793,19 @@ async fn list_projects(
 #[post("/projects")]
 async fn create_project(
     state: web::Data<AppState>,
+    caller: Caller,
     Json(input): Json<ProjectInput>,
 ) -> ApiResult<HttpResponse> {
     validation::validate(&input)?;
-    let mut conn = state.conn().await?;
+    let mut conn = state.writer(&caller).await?;
+    caller
+        .authorize(
+            &mut conn,
+            Access::LeadProject {
+                lead: input.lead_organisation_id,
+            },
+        )
+        .await?;
     let project = insert_project(&mut conn, input).await?;
     let tag = http::etag(&project.id, project.version);
     Ok(http::created(
@@ -800,6 +829,7 @@ async fn create_project(
 async fn find_project(
     state: web::Data<AppState>,
     req: HttpRequest,
+    caller: Caller,
     id: web::Path<String>,
     _: Query<NoParams>,
 ) -> ApiResult<HttpResponse> {
@@ -812,6 +842,10 @@ async fn find_project(
         .await
         .optional()?
         .ok_or_else(|| ApiError::not_found("project", id))?;
+    let private = caller.sees_private(&mut conn, id).await?;
+    if row.status == ProjectStatus::Draft && !private {
+        return Err(ApiError::not_found("project", id));
+    }
     let tag = http::etag(&row.id, row.version);
     if http::not_modified(&req, &tag) {
         return Ok(HttpResponse::NotModified()
@@ -822,11 +856,10 @@ async fn find_project(
         .await?
         .remove(&id)
         .unwrap_or_default();
-    Ok(http::record_response(
-        &req,
-        tag,
-        &Project::from_parts(row, funding),
-    ))
+    let contact = private.then(|| row.contact()).flatten();
+    let mut project = Project::from_parts(row, funding);
+    project.contact = contact;
+    Ok(http::record_response(&req, tag, &project))
 }
 
 /// Update a project (JSON Merge Patch)
@@ -848,6 +881,7 @@ async fn find_project(
 #[patch("/projects/{id}")]
 async fn update_project(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     id: web::Path<String>,
     _: Query<NoParams>,
@@ -855,10 +889,14 @@ async fn update_project(
 ) -> ApiResult<HttpResponse> {
     let id = http::parse_id(&id, "project")?;
     let precondition = IfMatch::from_request(&req);
-    let mut conn = state.conn().await?;
+    let mut conn = state.writer(&caller).await?;
+    caller
+        .authorize(&mut conn, Access::EditProject { project: id })
+        .await?;
     let project = conn
         .transaction(async |conn| -> ApiResult<Project> {
             let current = lock(conn, id).await?;
+            let lead = current.lead_organisation_id;
             precondition.check(&http::etag(&current.id, current.version))?;
             let funding = load_funding(conn, &[id])
                 .await?
@@ -867,6 +905,10 @@ async fn update_project(
             let input: ProjectInput =
                 http::merge(&ProjectInput::from_stored(current, funding), patch)?;
             validation::validate(&input)?;
+            if input.lead_organisation_id != lead {
+                let lead = input.lead_organisation_id;
+                caller.authorize(conn, Access::LeadProject { lead }).await?;
+            }
             store_project(conn, id, input).await
         })
         .await?;
@@ -889,13 +931,17 @@ async fn update_project(
 #[delete("/projects/{id}")]
 async fn delete_project(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     id: web::Path<String>,
     _: Query<NoParams>,
 ) -> ApiResult<HttpResponse> {
     let id = http::parse_id(&id, "project")?;
     let precondition = IfMatch::from_request(&req);
-    let mut conn = state.conn().await?;
+    let mut conn = state.writer(&caller).await?;
+    caller
+        .authorize(&mut conn, Access::EditProject { project: id })
+        .await?;
     conn.transaction(async |conn| -> ApiResult<()> {
         let current = lock(conn, id).await?;
         precondition.check(&http::etag(&current.id, current.version))?;

@@ -38,6 +38,12 @@ async fn wrong_method_on_known_path_is_405_with_allow() {
             "DELETE, GET, PATCH",
         ),
         (TestRequest::post().uri("/openapi.json"), "GET"),
+        // A literal path wins over a template: this is not PATCH /v1/metrics/{id}.
+        (
+            TestRequest::patch().uri("/v1/metrics/batch?dry_run=true"),
+            "POST",
+        ),
+        (TestRequest::get().uri("/v1/metrics/batch"), "POST"),
     ] {
         let response = app.request(request).await;
         response.assert_problem(405);

@@ -67,11 +67,23 @@ async fn project_round_trip_keeps_funding_and_hides_the_contact() {
         "contacts are personal data: {project}"
     );
 
-    let fetched = app.get(&format!("/v1/projects/{}", id(&project))).await;
+    let path = format!("/v1/projects/{}", id(&project));
+    app.act_as(None);
+    let fetched = app.get(&path).await;
     assert_eq!(fetched.status, 200);
     assert_eq!(fetched.body["reference"], "1DP/1.5.2.2.2/12/APIA/SIF/176");
     assert_eq!(fetched.body["date_precision"], "month");
-    assert!(!fetched.text.contains("kristine@iic.lv"));
+    assert!(
+        !fetched.text.contains("kristine@iic.lv"),
+        "anonymous: no contact"
+    );
+    let operator = app.operator_token.clone();
+    app.act_as(Some(&operator));
+    let private = app.get(&path).await;
+    assert_eq!(
+        private.body["contact"]["email"], "kristine@iic.lv",
+        "admin sees it"
+    );
 
     let by_reference = app
         .get("/v1/projects?reference=1DP%2F1.5.2.2.2%2F12%2FAPIA%2FSIF%2F176")

@@ -234,6 +234,10 @@ impl Resp {
     }
 
     /// Every `field` named in the problem's `errors`.
+    pub fn detail(&self) -> &str {
+        self.body["detail"].as_str().unwrap_or_default()
+    }
+
     pub fn error_fields(&self) -> Vec<String> {
         self.body["errors"]
             .as_array()
@@ -309,19 +313,32 @@ type Caller = Rc<dyn Fn(TestRequest) -> Pin<Box<dyn Future<Output = Resp>>>>;
 pub struct TestApp {
     call: Caller,
     pool: DbPool,
+    /// Sent as the bearer token when set; [`TestApp::new`] starts with an operator (admin) key.
+    token: std::cell::RefCell<Option<String>>,
+    /// The operator key this app was created with.
+    pub operator_token: String,
     database: String,
     /// URL of this test's database, for raw SQL set-up.
     pub db_url: String,
 }
 
 impl TestApp {
+    /// The app with rate limits off, acting with an operator key (scope `admin`).
     pub async fn new() -> TestApp {
+        Self::with_limits(kopa::auth::rate_limit::RateLimits {
+            anonymous: 0,
+            key: 0,
+        })
+        .await
+    }
+
+    pub async fn with_limits(limits: kopa::auth::rate_limit::RateLimits) -> TestApp {
         let database = format!("t_{}", uuid::Uuid::new_v4().simple());
         create_database(&database);
         let db_url = server().url(&database);
         let pool =
             kopa::db::pool(&db_url, 4, Duration::from_secs(5)).expect("cannot build the pool");
-        let state = web::Data::new(kopa::app::AppState { pool: pool.clone() });
+        let state = web::Data::new(kopa::app::AppState::new(pool.clone(), limits));
         let service = Rc::new(actix_web::test::init_service(kopa::app::build(state)).await);
         let call: Caller = Rc::new(move |request: TestRequest| {
             let service = service.clone();
@@ -332,16 +349,70 @@ impl TestApp {
                 }
             })
         });
+        let operator = {
+            let mut conn = pool.get().await.expect("a pooled connection");
+            kopa::auth::keys::create(
+                &mut conn,
+                kopa::auth::keys::KeySpec {
+                    organisation_id: None,
+                    name: "test operator".into(),
+                    scopes: vec![kopa::auth::Scope::Admin],
+                    expires_at: None,
+                    created_by: None,
+                },
+            )
+            .await
+            .expect("operator key")
+            .1
+        };
         TestApp {
             call,
             pool,
+            token: std::cell::RefCell::new(Some(operator.clone())),
+            operator_token: operator,
             database,
             db_url,
         }
     }
 
     pub async fn request(&self, request: TestRequest) -> Resp {
+        let token = self.token.borrow().clone();
+        let request = match token {
+            Some(token) => {
+                request.insert_header((header::AUTHORIZATION, format!("Bearer {token}")))
+            }
+            None => request,
+        };
         (self.call)(request).await
+    }
+
+    /// Acts as `token` (`None`: anonymous) for the following requests.
+    pub fn act_as(&self, token: Option<&str>) {
+        *self.token.borrow_mut() = token.map(str::to_owned);
+    }
+
+    /// The token requests are sent with now.
+    pub fn token(&self) -> Option<String> {
+        self.token.borrow().clone()
+    }
+
+    /// Creates a key through the API (as the operator) and returns its secret.
+    pub async fn key(&self, organisation: Option<&str>, scopes: &[&str]) -> String {
+        let previous = self.token();
+        let operator = self.operator_token.clone();
+        self.act_as(Some(&operator));
+        let response = self
+            .post_json(
+                "/v1/api-keys",
+                &serde_json::json!({"organisation_id": organisation, "name": "test key", "scopes": scopes}),
+            )
+            .await;
+        self.act_as(previous.as_deref());
+        assert_eq!(response.status, 201, "creating a key: {}", response.text);
+        response.body["key"]
+            .as_str()
+            .expect("the secret")
+            .to_owned()
     }
 
     pub async fn get(&self, path: &str) -> Resp {
@@ -374,6 +445,24 @@ impl TestApp {
     }
 
     /// Runs raw SQL on this test's database (set-up the API cannot do yet); returns affected rows.
+    /// The first column of every row of `sql`, as text (cast in the SQL).
+    pub async fn query_strings(&self, sql: &str) -> Vec<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            value: String,
+        }
+        let mut conn = self.pool.get().await.expect("a pooled connection");
+        let wrapped = format!("SELECT q.c::text AS value FROM ({sql}) AS q(c)");
+        diesel::sql_query(wrapped)
+            .load::<Row>(&mut *conn)
+            .await
+            .unwrap_or_else(|e| panic!("SQL failed: {e}\n{sql}"))
+            .into_iter()
+            .map(|r| r.value)
+            .collect()
+    }
+
     pub async fn execute_sql(&self, sql: &str) -> usize {
         let mut conn = self.pool.get().await.expect("a pooled connection");
         diesel::sql_query(sql)

@@ -27,8 +27,8 @@ const token = process.env.KOPA_TOKEN;
 
 const kopa = createClient<paths>({
   baseUrl,
-  // The spec declares no security scheme yet, so this header is not part of the typed
-  // contract: it is just sent on every request when a token is given.
+  // The spec's `bearer` scheme: reads work without a key, writes (the organisation below)
+  // need one with the `admin` scope (`kopa keys create --scope admin`).
   headers: token ? { Authorization: `Bearer ${token}` } : {},
 });
 

@@ -26,6 +26,47 @@ export interface paths {
         patch: operations["update_activity"];
         trace?: never;
     };
+    "/v1/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List API keys (admin) */
+        get: operations["list_api_keys"];
+        put?: never;
+        /**
+         * Create an API key (admin)
+         * @description The response is the only place the key appears; store it.
+         */
+        post: operations["create_api_key"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/api-keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API key (admin)
+         * @description The key stops working at once; the record stays for the audit trail. Revoking twice is fine.
+         */
+        delete: operations["revoke_api_key"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/indicators": {
         parameters: {
             query?: never;
@@ -83,6 +124,30 @@ export interface paths {
         get: operations["list_metrics"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/metrics/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Push outcome numbers in bulk
+         * @description Upserts up to 10,000 metric values by their natural key (project, indicator, activity,
+         *     period, target group, kind): all or nothing. A 422 lists every bad item as `items[i].field`;
+         *     a 403 lists the items whose project the key may not write. With `dry_run=true` the same
+         *     checks run and the summary says what would happen; nothing is written. Send an
+         *     `Idempotency-Key` header to make retries safe: a replay returns the first response.
+         */
+        post: operations["push_metrics"];
         delete?: never;
         options?: never;
         head?: never;
@@ -576,6 +641,132 @@ export interface components {
          * @enum {string}
          */
         Aggregation: "sum" | "max" | "latest";
+        /** @description An API key as listed: never the secret itself. */
+        ApiKey: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The organisation the key acts for (`null` for an operator key).
+             */
+            organisation_id: string | null;
+            name: string;
+            /**
+             * @description The first characters of the key, to tell keys apart.
+             * @example kopa_Zk3xQ9a
+             */
+            prefix: string;
+            scopes: components["schemas"]["Scope"][];
+            /** Format: date-time */
+            expires_at: string | null;
+            /** Format: date-time */
+            revoked_at: string | null;
+            /**
+             * Format: date-time
+             * @description Last authenticated use (refreshed at most once a minute).
+             */
+            last_used_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+        };
+        /** @description A key just created: the only response that carries the secret. */
+        ApiKeyCreated: components["schemas"]["ApiKey"] & {
+            /**
+             * @description The key. Send it as `Authorization: Bearer <key>`. It is not stored and cannot be shown
+             *     again.
+             * @example kopa_Zk3xQ9aV1c8mJ0bq2Yt7LrW5sNn4hGe6dPfKoXiU
+             */
+            key: string;
+        };
+        /** @description A new API key. */
+        ApiKeyInput: {
+            /**
+             * Format: uuid
+             * @description The organisation the key acts for. Only an operator key whose single scope is `admin` may
+             *     leave it out.
+             */
+            organisation_id?: string | null;
+            /**
+             * @description A name to recognise the key by, e.g. the partner system that uses it.
+             * @example LSK reporting system
+             */
+            name: string;
+            /**
+             * @description What the key may do.
+             * @example [
+             *       "metrics:write"
+             *     ]
+             */
+            scopes: components["schemas"]["Scope"][];
+            /**
+             * Format: date-time
+             * @description When the key stops working (default: never).
+             */
+            expires_at?: string | null;
+        };
+        /** @description One outcome number in a batch: a metric value plus the project it belongs to. */
+        BatchItem: {
+            /**
+             * @description The project: its id, or its reference number.
+             * @example 2012.EEZ/PP/2/MAC/016/037
+             */
+            project: string;
+            /**
+             * @description Indicator code (`/v1/indicators`).
+             * @example people_trained
+             */
+            indicator: string;
+            /**
+             * Format: uuid
+             * @description The activity the number belongs to (an activity of the same project).
+             */
+            activity_id: string | null;
+            /**
+             * Format: date
+             * @description First day of the period (with `period_end`; both null when unknown).
+             * @example 2013-01-01
+             */
+            period_start: string | null;
+            /**
+             * Format: date
+             * @description Last day of the period (not before `period_start`).
+             * @example 2014-04-30
+             */
+            period_end: string | null;
+            /**
+             * @description Target group code (`/v1/vocabularies/target_groups`).
+             * @example seniors
+             */
+            target_group: string | null;
+            /** @description Actual, target or baseline; default `actual`. */
+            kind?: components["schemas"]["MetricKind"];
+            /**
+             * Format: double
+             * @description The number (0 to 1e15, at most 4 decimals).
+             * @example 130
+             */
+            value: number;
+            /** @description Note on how the number was obtained or qualified. */
+            note: string | null;
+        };
+        /** @description A batch of outcome numbers. */
+        BatchRequest: {
+            /** @description 1 to 10,000 outcome numbers. */
+            items: components["schemas"]["BatchItem"][];
+        };
+        /** @description The import summary. */
+        BatchSummary: {
+            /** @description True when nothing was written. */
+            dry_run: boolean;
+            /** @description Values created (or that would be). */
+            created: number;
+            /** @description Values whose number or note changed (or would). */
+            updated: number;
+            /** @description Values already stored exactly so. */
+            unchanged: number;
+            /** @description One entry per item, in request order. */
+            items: components["schemas"]["ItemResult"][];
+        };
         /**
          * @description The person to contact about a project. Personal data: stored, never shown to anonymous
          *     readers (only keys with `read:private` on the project will see it, once API keys exist).
@@ -769,6 +960,22 @@ export interface components {
             unit?: string;
             /** @description How values combine across projects and periods. */
             aggregation?: components["schemas"]["Aggregation"];
+        };
+        /**
+         * @description What a batch did (or, in a dry run, would do) with an item.
+         * @enum {string}
+         */
+        ItemOutcome: "created" | "updated" | "unchanged";
+        /** @description What happened to one item. */
+        ItemResult: {
+            /** @description Position of the item in the request. */
+            index: number;
+            /**
+             * Format: uuid
+             * @description The metric value's id (`null` in a dry run for a value that would be created).
+             */
+            id: string | null;
+            outcome: components["schemas"]["ItemOutcome"];
         };
         /** @description The writable fields of a metric value (create body; PATCH merges into it). */
         MetricInput: {
@@ -1158,6 +1365,22 @@ export interface components {
         Page_Activity: {
             /** @description The records on this page, in list order. */
             data: components["schemas"]["Activity"][];
+            /**
+             * @description Pass as `cursor` to get the next page; `null` on the last page.
+             * @example eyJrIjoiMDE5M2EzYzQtNWQ2ZS03ZjgwLTlhMWItMmMzZDRlNWY2YTdiIn0
+             */
+            next_cursor: string | null;
+            /**
+             * Format: int64
+             * @description Total number of records matching the filters; present only with `count=true`.
+             * @example 42
+             */
+            total?: number;
+        };
+        /** @description One page of a list. */
+        Page_ApiKey: {
+            /** @description The records on this page, in list order. */
+            data: components["schemas"]["ApiKey"][];
             /**
              * @description Pass as `cursor` to get the next page; `null` on the last page.
              * @example eyJrIjoiMDE5M2EzYzQtNWQ2ZS03ZjgwLTlhMWItMmMzZDRlNWY2YTdiIn0
@@ -1704,6 +1927,11 @@ export interface components {
             /** @description Funding lines. */
             funding: components["schemas"]["Funding"][];
             /**
+             * @description The contact person: personal data, present only on a single project read with a key
+             *     that may see the project's private data (`read:private` of a lead or partner, or `admin`).
+             */
+            contact?: components["schemas"]["Contact"];
+            /**
              * Format: date-time
              * @description When the record was created.
              * @example 2026-11-23T10:00:00Z
@@ -1959,6 +2187,11 @@ export interface components {
          * @enum {string}
          */
         RevisionOp: "create" | "update" | "delete";
+        /**
+         * @description What an API key may do (see the module table).
+         * @enum {string}
+         */
+        Scope: "metrics:write" | "projects:write" | "read:private" | "admin";
         /** @description One entry of a vocabulary. */
         Term: {
             /**
@@ -2011,6 +2244,15 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The key lacks the scope, or its organisation may not change this record */
+        Forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description Unexpected error; the body carries only a request id */
         InternalError: {
             headers: {
@@ -2031,6 +2273,24 @@ export interface components {
         };
         /** @description Request body too large */
         PayloadTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Rate limit reached; retry after `Retry-After` seconds (`RateLimit-*` headers tell the budget) */
+        TooManyRequests: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description No API key where one is needed, or a key that is unknown, revoked or expired (see `WWW-Authenticate`) */
+        Unauthorized: {
             headers: {
                 [name: string]: unknown;
             };
@@ -2107,7 +2367,9 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -2135,6 +2397,8 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             /** @description If-Match is stale */
             412: {
@@ -2145,6 +2409,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -2181,6 +2446,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             /** @description If-Match is stale */
             412: {
@@ -2194,6 +2461,117 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    list_api_keys: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: number;
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: string;
+                /** @description Only keys of this organisation. */
+                organisation?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of keys */
+            200: {
+                headers: {
+                    /** @description `<url>; rel="next"` when there is a next page */
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ApiKey"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    create_api_key: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique per logical request (e.g. a UUID): a retry with the same key and body within 24 h gets the first response again, byte for byte */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApiKeyInput"];
+            };
+        };
+        responses: {
+            /** @description Created; `key` holds the secret */
+            201: {
+                headers: {
+                    /** @description URL of the new key */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyCreated"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Conflicts with stored data, or a request with the same `Idempotency-Key` is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    revoke_api_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description API key id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -2231,6 +2609,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -2238,7 +2618,10 @@ export interface operations {
     create_indicator: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Unique per logical request (e.g. a UUID): a retry with the same key and body within 24 h gets the first response again, byte for byte */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2262,6 +2645,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description Code already taken */
             409: {
                 headers: {
@@ -2274,6 +2659,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -2312,7 +2698,9 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -2340,6 +2728,8 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             /** @description Metric values still use it */
             409: {
@@ -2359,6 +2749,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -2395,6 +2786,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             /** @description Code already taken */
             409: {
@@ -2417,6 +2810,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -2469,6 +2863,56 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    push_metrics: {
+        parameters: {
+            query?: {
+                /** @description Validate and report what would happen, without writing anything. */
+                dry_run?: boolean;
+            };
+            header?: {
+                /** @description Unique per logical request (e.g. a UUID): a retry with the same key and body within 24 h gets the first response again, byte for byte */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchRequest"];
+            };
+        };
+        responses: {
+            /** @description The import summary */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchSummary"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Conflicts with stored data, or a request with the same `Idempotency-Key` is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -2507,7 +2951,9 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -2535,6 +2981,8 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             /** @description If-Match is stale */
             412: {
@@ -2545,6 +2993,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -2581,6 +3030,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             /** @description A value with the same natural key exists */
             409: {
@@ -2603,6 +3054,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -2636,7 +3088,9 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -2679,6 +3133,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -2686,7 +3142,10 @@ export interface operations {
     create_organisation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Unique per logical request (e.g. a UUID): a retry with the same key and body within 24 h gets the first response again, byte for byte */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2710,6 +3169,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description Name or registration number already taken */
             409: {
                 headers: {
@@ -2722,6 +3183,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -2760,7 +3222,9 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -2788,6 +3252,8 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             /** @description Still referenced; `errors` says by what */
             409: {
@@ -2807,6 +3273,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -2843,6 +3310,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             /** @description Name or registration number already taken */
             409: {
@@ -2865,6 +3334,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -2901,6 +3371,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -2908,7 +3380,10 @@ export interface operations {
     create_programme: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Unique per logical request (e.g. a UUID): a retry with the same key and body within 24 h gets the first response again, byte for byte */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2932,6 +3407,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description Name already taken */
             409: {
                 headers: {
@@ -2944,6 +3421,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -2982,7 +3460,9 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -3010,6 +3490,8 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             /** @description Still referenced; `errors` says by what */
             409: {
@@ -3029,6 +3511,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -3065,6 +3548,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             /** @description Name already taken */
             409: {
@@ -3087,6 +3572,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -3142,6 +3628,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -3149,7 +3637,10 @@ export interface operations {
     create_project: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Unique per logical request (e.g. a UUID): a retry with the same key and body within 24 h gets the first response again, byte for byte */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3173,6 +3664,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description Reference number already taken */
             409: {
                 headers: {
@@ -3185,6 +3678,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -3223,7 +3717,9 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -3251,6 +3747,8 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             /** @description If-Match is stale */
             412: {
@@ -3261,6 +3759,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -3297,6 +3796,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             /** @description Reference number already taken */
             409: {
@@ -3319,6 +3820,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -3359,7 +3861,9 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -3367,7 +3871,10 @@ export interface operations {
     create_activity: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Unique per logical request (e.g. a UUID): a retry with the same key and body within 24 h gets the first response again, byte for byte */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Project id */
                 id: string;
@@ -3394,10 +3901,22 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            /** @description Conflicts with stored data, or a request with the same `Idempotency-Key` is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -3442,7 +3961,9 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -3450,7 +3971,10 @@ export interface operations {
     create_metric: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Unique per logical request (e.g. a UUID): a retry with the same key and body within 24 h gets the first response again, byte for byte */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Project id */
                 id: string;
@@ -3477,6 +4001,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             /** @description A value with the same natural key exists */
             409: {
@@ -3490,6 +4016,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -3532,7 +4059,9 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -3540,7 +4069,10 @@ export interface operations {
     create_partner: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Unique per logical request (e.g. a UUID): a retry with the same key and body within 24 h gets the first response again, byte for byte */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Project id */
                 id: string;
@@ -3567,6 +4099,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             /** @description The organisation already has this role in the project */
             409: {
@@ -3580,6 +4114,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -3620,7 +4155,9 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -3650,6 +4187,8 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             /** @description If-Match is stale */
             412: {
@@ -3660,6 +4199,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -3698,6 +4238,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             /** @description The organisation already has this role in the project */
             409: {
@@ -3720,6 +4262,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -3743,6 +4286,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -3769,7 +4314,9 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };

@@ -1,0 +1,11 @@
+DROP TRIGGER metric_values_audit ON metric_values;
+DROP TRIGGER indicators_audit ON indicators;
+DROP TRIGGER activities_audit ON activities;
+DROP TRIGGER project_partners_audit ON project_partners;
+DROP TRIGGER projects_audit ON projects;
+DROP TRIGGER programmes_audit ON programmes;
+DROP TRIGGER organisations_audit ON organisations;
+DROP FUNCTION kopa_audit();
+DROP TABLE audit_log;
+DROP TABLE idempotency_records;
+DROP TABLE api_keys;

@@ -1,0 +1,337 @@
+//! Who is calling and what they may do: API keys, the caller of a request, and the access policy.
+//!
+//! Every rule about who may write or read what lives in this module ([`Caller::authorize`] for
+//! writes, [`Caller::visibility`] for reads); handlers only say what they are about to do.
+//!
+//! | scope            | allows                                                                |
+//! |------------------|-----------------------------------------------------------------------|
+//! | (anonymous)      | reading published records (never drafts, never contact details)       |
+//! | `metrics:write`  | outcome numbers of projects the key's organisation leads or partners in |
+//! | `projects:write` | creating and editing projects the organisation leads (with partners, activities, funding) |
+//! | `read:private`   | drafts and contacts of projects the organisation leads or partners in |
+//! | `admin`          | everything: organisations, programmes, indicators, keys, any project  |
+
+pub mod keys;
+pub mod middleware;
+pub mod rate_limit;
+
+use std::collections::HashSet;
+use std::future::{ready, Ready};
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+use crate::projects::ProjectStatus;
+use crate::schema::{project_partners, projects};
+
+crate::text_enum! {
+    /// What an API key may do (see the module table).
+    Scope {
+        /// Push outcome numbers for projects the organisation leads or partners in.
+        MetricsWrite => "metrics:write",
+        /// Create and edit projects the organisation leads, with partners, activities and funding.
+        ProjectsWrite => "projects:write",
+        /// Read drafts and contact details of the organisation's own projects.
+        ReadPrivate => "read:private",
+        /// Everything, including organisations, programmes, indicators and API keys.
+        Admin => "admin",
+    }
+}
+
+/// An authenticated API key, as the policy needs it.
+#[derive(Debug)]
+pub struct KeyIdentity {
+    pub id: Uuid,
+    pub organisation_id: Option<Uuid>,
+    pub scopes: Vec<Scope>,
+}
+
+/// The caller of a request, put in the request's extensions by [`middleware::authenticate`].
+#[derive(Debug, Clone, Default)]
+pub enum Caller {
+    #[default]
+    Anonymous,
+    Key(Arc<KeyIdentity>),
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<ApiResult<Caller>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(req
+            .extensions()
+            .get::<Caller>()
+            .cloned()
+            .unwrap_or_default()))
+    }
+}
+
+/// A write, as the policy sees it.
+#[derive(Debug, Clone, Copy)]
+pub enum Access {
+    /// Registry-wide records: organisations, programmes, indicators, vocabularies, API keys.
+    Registry,
+    /// Creating a project led by this organisation (or moving a project to it).
+    LeadProject { lead: Uuid },
+    /// Changing a project or its partners, activities and funding lines.
+    EditProject { project: Uuid },
+    /// Writing outcome numbers of a project.
+    WriteMetrics { project: Uuid },
+}
+
+/// Which projects' private data (drafts, contacts) a caller may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Published projects only.
+    Published,
+    /// Published projects plus those this organisation leads or partners in.
+    PublishedAndOwn(Uuid),
+    /// Everything.
+    All,
+}
+
+impl Caller {
+    pub fn key(&self) -> Option<&KeyIdentity> {
+        match self {
+            Caller::Anonymous => None,
+            Caller::Key(key) => Some(key),
+        }
+    }
+
+    fn has(&self, scope: Scope) -> bool {
+        self.key().is_some_and(|k| k.scopes.contains(&scope))
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.has(Scope::Admin)
+    }
+
+    /// What this caller may read beyond published records.
+    pub fn visibility(&self) -> Visibility {
+        match self.key() {
+            _ if self.is_admin() => Visibility::All,
+            Some(KeyIdentity {
+                organisation_id: Some(org),
+                ..
+            }) if self.has(Scope::ReadPrivate) || self.has(Scope::ProjectsWrite) => {
+                Visibility::PublishedAndOwn(*org)
+            }
+            _ => Visibility::Published,
+        }
+    }
+
+    /// Refuses the write unless the policy allows it: 401 without a key, 403 with the wrong scope
+    /// or organisation. Project facts (lead, partners) are read from `conn`.
+    pub async fn authorize(&self, conn: &mut AsyncPgConnection, access: Access) -> ApiResult<()> {
+        let Some(key) = self.key() else {
+            return Err(ApiError::Unauthorized {
+                detail: "this request needs an API key: send `Authorization: Bearer kopa_...`"
+                    .into(),
+                invalid_token: false,
+            });
+        };
+        if self.is_admin() {
+            return Ok(());
+        }
+        let (scope, what) = match access {
+            Access::Registry => {
+                return Err(forbidden("this change needs a key with the `admin` scope"));
+            }
+            Access::LeadProject { .. } | Access::EditProject { .. } => (
+                Scope::ProjectsWrite,
+                "projects the key's organisation leads",
+            ),
+            Access::WriteMetrics { .. } => (
+                Scope::MetricsWrite,
+                "projects the key's organisation leads or partners in",
+            ),
+        };
+        if !key.scopes.contains(&scope) {
+            return Err(forbidden(format!(
+                "this change needs a key with the `{}` scope",
+                scope.as_str()
+            )));
+        }
+        let Some(org) = key.organisation_id else {
+            return Err(forbidden("this key belongs to no organisation"));
+        };
+        let allowed = match access {
+            Access::Registry => false,
+            Access::LeadProject { lead } => lead == org,
+            Access::EditProject { project } => {
+                project_role(conn, project, org).await? == Role::Lead
+            }
+            Access::WriteMetrics { project } => {
+                project_role(conn, project, org).await? != Role::None
+            }
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(forbidden(format!("the key may only change {what}")))
+        }
+    }
+
+    /// Of `projects`, those this caller may not push outcome numbers for (all of them when the
+    /// key lacks `metrics:write`: then the whole request is refused with 403).
+    pub async fn metric_projects_denied(
+        &self,
+        conn: &mut AsyncPgConnection,
+        projects: &[Uuid],
+    ) -> ApiResult<HashSet<Uuid>> {
+        let Some(key) = self.key() else {
+            return Err(ApiError::Unauthorized {
+                detail: "this request needs an API key: send `Authorization: Bearer kopa_...`"
+                    .into(),
+                invalid_token: false,
+            });
+        };
+        if self.is_admin() {
+            return Ok(HashSet::new());
+        }
+        if !key.scopes.contains(&Scope::MetricsWrite) {
+            return Err(forbidden(
+                "this change needs a key with the `metrics:write` scope",
+            ));
+        }
+        let Some(org) = key.organisation_id else {
+            return Ok(projects.iter().copied().collect());
+        };
+        let partnered = project_partners::table
+            .filter(project_partners::organisation_id.eq(org))
+            .select(project_partners::project_id);
+        let allowed: HashSet<Uuid> = projects::table
+            .filter(projects::id.eq_any(projects))
+            .filter(
+                projects::lead_organisation_id
+                    .eq(org)
+                    .or(projects::id.eq_any(partnered)),
+            )
+            .select(projects::id)
+            .load::<Uuid>(conn)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(projects
+            .iter()
+            .filter(|p| !allowed.contains(p))
+            .copied()
+            .collect())
+    }
+
+    /// Whether this caller may read the private parts (drafts, contacts) of `project`.
+    pub async fn sees_private(
+        &self,
+        conn: &mut AsyncPgConnection,
+        project: Uuid,
+    ) -> ApiResult<bool> {
+        Ok(match self.visibility() {
+            Visibility::All => true,
+            Visibility::Published => false,
+            Visibility::PublishedAndOwn(org) => {
+                project_role(conn, project, org).await? != Role::None
+            }
+        })
+    }
+}
+
+/// Ids of the projects a caller may see, as a subquery (`None`: every project).
+pub fn visible_projects(
+    visibility: Visibility,
+) -> Option<projects::BoxedQuery<'static, Pg, diesel::sql_types::Uuid>> {
+    let query = projects::table.select(projects::id);
+    match visibility {
+        Visibility::All => None,
+        Visibility::Published => Some(
+            query
+                .filter(projects::status.ne(ProjectStatus::Draft))
+                .into_boxed(),
+        ),
+        Visibility::PublishedAndOwn(org) => {
+            let partnered = project_partners::table
+                .filter(project_partners::organisation_id.eq(org))
+                .select(project_partners::project_id);
+            Some(
+                query
+                    .filter(
+                        projects::status
+                            .ne(ProjectStatus::Draft)
+                            .or(projects::lead_organisation_id.eq(org))
+                            .or(projects::id.eq_any(partnered)),
+                    )
+                    .into_boxed(),
+            )
+        }
+    }
+}
+
+impl Caller {
+    /// 404 unless the project exists and this caller may see it (drafts are private).
+    pub async fn ensure_visible(
+        &self,
+        conn: &mut AsyncPgConnection,
+        project: Uuid,
+    ) -> ApiResult<()> {
+        let status: Option<ProjectStatus> = projects::table
+            .find(project)
+            .select(projects::status)
+            .first(conn)
+            .await
+            .optional()?;
+        match status {
+            Some(ProjectStatus::Draft) if !self.sees_private(conn, project).await? => {
+                Err(ApiError::not_found("project", project))
+            }
+            Some(_) => Ok(()),
+            None => Err(ApiError::not_found("project", project)),
+        }
+    }
+}
+
+fn forbidden(detail: impl Into<String>) -> ApiError {
+    ApiError::Forbidden {
+        detail: detail.into(),
+        errors: Vec::new(),
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Role {
+    Lead,
+    Partner,
+    None,
+}
+
+/// How `org` takes part in `project` (a missing project is a 404).
+async fn project_role(conn: &mut AsyncPgConnection, project: Uuid, org: Uuid) -> ApiResult<Role> {
+    let lead: Option<Uuid> = projects::table
+        .find(project)
+        .select(projects::lead_organisation_id)
+        .first(conn)
+        .await
+        .optional()?;
+    let Some(lead) = lead else {
+        return Err(ApiError::not_found("project", project));
+    };
+    if lead == org {
+        return Ok(Role::Lead);
+    }
+    let partners: i64 = project_partners::table
+        .filter(project_partners::project_id.eq(project))
+        .filter(project_partners::organisation_id.eq(org))
+        .count()
+        .get_result(conn)
+        .await?;
+    Ok(if partners > 0 {
+        Role::Partner
+    } else {
+        Role::None
+    })
+}
