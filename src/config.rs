@@ -45,7 +45,7 @@ pub enum KeysCommand {
 pub struct KeyCreateArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
-    /// The organisation the key acts for: its id or registration number. Optional only for an
+    /// The organisation the key acts for: its id, registration number or name. Optional only for an
     /// operator key whose single scope is `admin`.
     #[arg(long)]
     pub organisation: Option<String>,

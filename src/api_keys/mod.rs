@@ -217,7 +217,7 @@ async fn revoke_api_key(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `kopa keys create`: the organisation may be given by id or registration number.
+/// `kopa keys create`: the organisation may be given by id, registration number or name.
 pub async fn create_from_cli(
     conn: &mut AsyncPgConnection,
     args: &KeyCreateArgs,
@@ -237,17 +237,24 @@ pub async fn create_from_cli(
         None => None,
         Some(given) => {
             let mut query = organisations::table.select(organisations::id).into_boxed();
-            query = match given.parse::<Uuid>() {
-                Ok(id) => query.filter(organisations::id.eq(id)),
-                Err(_) => query.filter(organisations::registration_number.eq(given.clone())),
-            };
+            query =
+                match given.parse::<Uuid>() {
+                    Ok(id) => query.filter(organisations::id.eq(id)),
+                    Err(_) => query.filter(
+                        organisations::registration_number.eq(given.clone()).or(
+                            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(name) = lower(")
+                                .bind::<diesel::sql_types::Text, _>(given.clone())
+                                .sql(")"),
+                        ),
+                    ),
+                };
             let found: Vec<Uuid> = query.load(conn).await?;
             match found.as_slice() {
                 [id] => Some(*id),
-                [] => anyhow::bail!("no organisation with id or registration number {given:?}"),
-                _ => anyhow::bail!(
-                    "several organisations have registration number {given:?}; give the id"
-                ),
+                [] => {
+                    anyhow::bail!("no organisation with id, registration number or name {given:?}")
+                }
+                _ => anyhow::bail!("several organisations match {given:?}; give the id"),
             }
         }
     };
