@@ -1,5 +1,7 @@
 # syntax=docker/dockerfile:1
-# Kopa API image. The image has no PostgreSQL of its own: set DATABASE_URL.
+# Kopa API image. The image has no PostgreSQL of its own: set DATABASE_URL (compose.yaml
+# starts one). CI checks this file with hadolint and runs the release binary exactly as
+# ENTRYPOINT/CMD/ENV below run it (.ci/image-smoke).
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
@@ -24,5 +26,8 @@ USER kopa
 ENV KOPA_BIND=0.0.0.0:8080 \
     KOPA_LOG=info
 EXPOSE 8080
+# `kopa healthcheck` probes /healthz itself, so the image needs no curl.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["kopa", "healthcheck"]
 ENTRYPOINT ["kopa"]
 CMD ["serve"]

@@ -105,8 +105,10 @@ class Server:
         """Waits until GET /v1/projects answers 200; returns the seconds it took."""
         started = time.monotonic()
         while time.monotonic() - started < timeout:
-            if self.process.poll() is not None:
-                raise BenchError(f"kopa serve exited with {self.process.returncode} at start-up")
+            code = self.process.poll()
+            if code is not None:
+                how = f"was killed by signal {-code}" if code < 0 else f"exited with {code}"
+                raise BenchError(f"kopa serve {how} during start-up")
             try:
                 status, _ = self.request("GET", "/v1/projects", timeout=5)
                 if status == 200:
@@ -350,7 +352,7 @@ def machine() -> dict:
 
 def print_table(results: Results) -> None:
     """The results as a Markdown table (pastes straight into bench/README.md)."""
-    print(f"\n{results.binary}: {results.rounds} rounds of {results.batch_size:,}-item batches\n")
+    print(f"\n{results.binary}: {results.batch_size:,}-item batches, {results.rounds} round(s)\n")
     print("| case      | median s | max s  | values/s |")
     print("|-----------|---------:|-------:|---------:|")
     for row in results.rows():

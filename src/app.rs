@@ -17,8 +17,8 @@ use crate::auth::Caller;
 use crate::db::{DbConn, DbPool};
 use crate::error::{ApiError, ApiResult};
 use crate::{
-    activities, api_keys, indicators, metrics, openapi, organisations, partners, programmes,
-    projects, request_context, vocabularies,
+    activities, api_keys, health, indicators, metrics, openapi, organisations, partners,
+    programmes, projects, request_context, vocabularies,
 };
 
 pub struct AppState {
@@ -86,7 +86,10 @@ pub fn spec() -> OpenApi {
     let app = App::new()
         .into_utoipa_app()
         .openapi(openapi::base())
-        .service(scope("/v1").configure(routes));
+        .service(scope("/v1").configure(routes))
+        .service(health::healthz)
+        .service(health::readyz)
+        .service(health::metrics);
     collect(app).1
 }
 
@@ -105,7 +108,10 @@ pub fn build(
         .into_utoipa_app()
         .openapi(openapi::base())
         .app_data(state)
-        .service(scope("/v1").configure(routes));
+        .service(scope("/v1").configure(routes))
+        .service(health::healthz)
+        .service(health::readyz)
+        .service(health::metrics);
     let (app, spec) = collect(utoipa_app);
     let allowed = web::Data::new(crate::openapi::RouteTable::new(&spec));
     app.app_data(allowed)

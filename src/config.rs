@@ -33,6 +33,19 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Exit 0 when the server at --bind answers `GET /healthz` with 200 (for container
+    /// health checks; needs no curl in the image).
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HealthcheckArgs {
+    /// The server's listen address (0.0.0.0 is probed on 127.0.0.1).
+    #[arg(long, env = "KOPA_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 3)]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,7 +109,7 @@ pub struct ServeArgs {
     #[arg(long, env = "KOPA_LOG", default_value = "info")]
     pub log: String,
     /// Do not load the seed data into an empty registry at start-up.
-    #[arg(long, env = "KOPA_NO_SEED")]
+    #[arg(long, env = "KOPA_NO_SEED", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_seed: bool,
     /// Directory of the seed files.
     #[arg(long, env = "KOPA_SEEDS_DIR", default_value = "seeds")]

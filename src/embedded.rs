@@ -113,20 +113,31 @@ impl EmbeddedPostgres {
             return Ok(cluster);
         }
         cluster.port = free_port()?;
-        let mut options = format!("-p {}", cluster.port);
+        cluster.launch(fast)?;
+        Ok(cluster)
+    }
+
+    /// Starts the server again on the same port after [`EmbeddedPostgres::stop`] (for tests
+    /// that take the database away and bring it back).
+    pub fn restart(&self, fast: bool) -> Result<()> {
+        self.launch(fast)
+    }
+
+    fn launch(&self, fast: bool) -> Result<()> {
+        let mut options = format!("-p {}", self.port);
         if fast {
             options.push_str(" -F -c synchronous_commit=off -c full_page_writes=off");
         }
-        let status = cluster
+        let status = self
             .command("pg_ctl")
             .arg("start")
             .arg("-w")
             .arg("-t")
             .arg("60")
             .arg("-D")
-            .arg(&cluster.data_dir)
+            .arg(&self.data_dir)
             .arg("-l")
-            .arg(&cluster.log_file)
+            .arg(&self.log_file)
             .arg("-o")
             .arg(options)
             .stdout(Stdio::null())
@@ -134,10 +145,10 @@ impl EmbeddedPostgres {
         if !status.success() {
             bail!(
                 "the embedded PostgreSQL did not start; see {}",
-                cluster.log_file.display()
+                self.log_file.display()
             );
         }
-        Ok(cluster)
+        Ok(())
     }
 
     fn init(&self, password_file: &Path) -> Result<()> {

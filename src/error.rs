@@ -336,16 +336,23 @@ impl From<DieselError> for ApiError {
                         ApiError::invalid(field.clone(), "required", format!("{field} is required"))
                     }
                     DatabaseErrorKind::ClosedConnection => {
+                        crate::telemetry::METRICS.database_error();
                         ApiError::Unavailable("the database connection was lost".into())
                     }
                     DatabaseErrorKind::SerializationFailure => ApiError::Conflict {
                         detail: "the record was changed concurrently; retry the request".into(),
                         errors: Vec::new(),
                     },
-                    _ => ApiError::Internal(anyhow::Error::new(error)),
+                    _ => {
+                        crate::telemetry::METRICS.database_error();
+                        ApiError::Internal(anyhow::Error::new(error))
+                    }
                 }
             }
-            _ => ApiError::Internal(anyhow::Error::new(error)),
+            _ => {
+                crate::telemetry::METRICS.database_error();
+                ApiError::Internal(anyhow::Error::new(error))
+            }
         }
     }
 }
@@ -353,6 +360,7 @@ impl From<DieselError> for ApiError {
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
     fn from(error: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
         tracing::warn!(%error, "database pool unavailable");
+        crate::telemetry::METRICS.database_error();
         ApiError::Unavailable("the database is not reachable right now; retry shortly".into())
     }
 }

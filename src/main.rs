@@ -1,7 +1,7 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use kopa::config::{Cli, Command, DatabaseArgs, KeysCommand, ServeArgs};
+use kopa::config::{Cli, Command, DatabaseArgs, HealthcheckArgs, KeysCommand, ServeArgs};
 use kopa::embedded::EmbeddedPostgres;
 
 fn main() -> Result<()> {
@@ -53,18 +53,13 @@ fn main() -> Result<()> {
                 Ok(())
             })
         }
+        Some(Command::Healthcheck(args)) => healthcheck(&args),
         None => serve(cli.serve),
     }
 }
 
 fn init_tracing(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .try_init();
+    kopa::telemetry::init_logging(filter);
 }
 
 /// Runs `work` against `DATABASE_URL`, or against the embedded cluster, which is started first
@@ -135,4 +130,28 @@ fn serve(args: ServeArgs) -> Result<()> {
         server.run().await?;
         Ok(())
     })
+}
+
+/// One plain HTTP/1.0 request to `/healthz`; the status line decides.
+fn healthcheck(args: &HealthcheckArgs) -> Result<()> {
+    use std::io::{Read, Write};
+    let mut addr = args.bind;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let timeout = std::time::Duration::from_secs(args.timeout);
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout)
+        .with_context(|| format!("nothing listens on {addr}"))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream.write_all(format!("GET /healthz HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())?;
+    let mut answer = String::new();
+    stream.take(256).read_to_string(&mut answer).ok();
+    let status = answer.lines().next().unwrap_or_default();
+    anyhow::ensure!(
+        status.split_whitespace().nth(1) == Some("200"),
+        "unhealthy: {status:?}"
+    );
+    println!("healthy");
+    Ok(())
 }

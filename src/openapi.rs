@@ -41,6 +41,8 @@ vocabulary, cross-field rules (a period must not end before it starts) and text 
         (name = "indicators", description = "Catalogue of outcome-number kinds, so numbers add up across projects"),
         (name = "metrics", description = "Outcome numbers: indicator x project (x activity) x period (x target group)"),
         (name = "vocabularies", description = "Controlled vocabularies with labels"),
+        (name = "api-keys", description = "API keys (admin)"),
+        (name = "operations", description = "Liveness, readiness and Prometheus metrics"),
     ),
     components(schemas(Problem, FieldError))
 )]

@@ -8,6 +8,9 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::Error;
 
+use crate::telemetry::METRICS;
+use std::time::Instant;
+
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 #[derive(Clone, Debug, Default)]
@@ -45,9 +48,28 @@ pub async fn middleware(
         path: req.path().to_owned(),
     };
     let id = context.request_id.clone();
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+    let method = req.method().clone();
+    let started = Instant::now();
+    let span = tracing::info_span!("request", request_id = %id);
     let mut response =
         tracing::Instrument::instrument(CONTEXT.scope(context, next.call(req)), span).await?;
+    // The route template, not the path, so ids do not multiply the metric series.
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".into());
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    METRICS.observe_request(method.as_str(), &route, status, elapsed);
+    tracing::info!(
+        request_id = %id,
+        method = %method,
+        route = %route,
+        path = %response.request().path(),
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        "request"
+    );
     if let Ok(value) = HeaderValue::from_str(&id) {
         response
             .headers_mut()

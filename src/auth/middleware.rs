@@ -40,7 +40,11 @@ pub async fn authenticate(
         Caller::Key(key) => Some(Client::Key(key.id)),
         Caller::Anonymous => req.peer_addr().map(|a| Client::Address(a.ip())),
     };
-    let decision = client.and_then(|c| state.limiter.check(c));
+    // Probes and scrapes are never limited.
+    let operational = matches!(req.path(), "/healthz" | "/readyz" | "/metrics");
+    let decision = client
+        .filter(|_| !operational)
+        .and_then(|c| state.limiter.check(c));
     if let Some(d) = decision.filter(|d| !d.allowed) {
         let error = ApiError::TooManyRequests {
             retry_after: d.reset,

@@ -26,7 +26,8 @@ use crate::auth::Caller;
 use crate::decimal;
 use crate::error::{validation_errors, ApiError, ApiResult, FieldError};
 use crate::http::{self, Query};
-use crate::schema::{activities, indicators, projects};
+use crate::schema::{activities, indicators, metric_values, projects};
+use crate::telemetry::METRICS;
 
 /// Most items one batch may carry.
 pub const MAX_ITEMS: usize = 10_000;
@@ -208,6 +209,9 @@ pub async fn push_metrics(
             }
         })
         .await?;
+    if !dry_run {
+        METRICS.batch_items(summary.created + summary.updated);
+    }
     Ok(HttpResponse::Ok().json(summary))
 }
 
@@ -528,30 +532,75 @@ macro_rules! bind_columns {
     };
 }
 
-#[derive(QueryableByName)]
-struct Existing {
-    #[diesel(sql_type = Integer)]
-    idx: i32,
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
+/// A stored value as the batch compares it.
+struct Stored {
     id: Uuid,
-    #[diesel(sql_type = Bool)]
-    same: bool,
+    value: BigDecimal,
+    note: Option<String>,
 }
 
-/// Stored values matching the items' natural keys, and whether each is already identical.
-async fn existing(conn: &mut AsyncPgConnection, columns: &Columns) -> ApiResult<Vec<Existing>> {
-    let sql = format!(
-        "SELECT i.idx, m.id, (m.value = i.value AND m.note IS NOT DISTINCT FROM i.note) AS same \
-         FROM {INPUT} JOIN metric_values m ON m.project_id = i.project_id \
-           AND m.indicator_id = i.indicator_id AND m.kind = i.kind \
-           AND m.activity_id IS NOT DISTINCT FROM i.activity_id \
-           AND m.period_start IS NOT DISTINCT FROM i.period_start \
-           AND m.period_end IS NOT DISTINCT FROM i.period_end \
-           AND m.target_group IS NOT DISTINCT FROM i.target_group"
-    );
-    Ok(bind_columns!(diesel::sql_query(sql), columns)
+type StoredColumns = (
+    Uuid,
+    Uuid,
+    Uuid,
+    Option<Uuid>,
+    Option<NaiveDate>,
+    Option<NaiveDate>,
+    Option<String>,
+    MetricKind,
+    BigDecimal,
+    Option<String>,
+);
+
+/// Stored values of the batch's projects and indicators, by natural key. Matching happens
+/// here rather than in SQL: the key's nullable columns would need `IS NOT DISTINCT FROM`,
+/// which PostgreSQL cannot hash or index, while this is one index range scan.
+async fn stored(
+    conn: &mut AsyncPgConnection,
+    resolved: &[Resolved],
+) -> ApiResult<HashMap<NaturalKey, Stored>> {
+    let mut projects: Vec<Uuid> = resolved.iter().map(|r| r.project_id).collect();
+    projects.sort();
+    projects.dedup();
+    let mut indicators: Vec<Uuid> = resolved.iter().map(|r| r.indicator_id).collect();
+    indicators.sort();
+    indicators.dedup();
+    let rows: Vec<StoredColumns> = metric_values::table
+        .filter(metric_values::project_id.eq_any(&projects))
+        .filter(metric_values::indicator_id.eq_any(&indicators))
+        .select((
+            metric_values::id,
+            metric_values::project_id,
+            metric_values::indicator_id,
+            metric_values::activity_id,
+            metric_values::period_start,
+            metric_values::period_end,
+            metric_values::target_group,
+            metric_values::kind,
+            metric_values::value,
+            metric_values::note,
+        ))
         .load(conn)
-        .await?)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, project, indicator, activity, start, end, group, kind, value, note)| {
+                (
+                    (
+                        project,
+                        indicator,
+                        activity,
+                        start,
+                        end,
+                        group,
+                        kind.as_str().to_owned(),
+                    ),
+                    Stored { id, value, note },
+                )
+            },
+        )
+        .collect())
 }
 
 fn summary(dry_run: bool, mut items: Vec<ItemResult>) -> BatchSummary {
@@ -567,24 +616,19 @@ fn summary(dry_run: bool, mut items: Vec<ItemResult>) -> BatchSummary {
 }
 
 async fn preview(conn: &mut AsyncPgConnection, resolved: &[Resolved]) -> ApiResult<BatchSummary> {
-    let columns = Columns::of(resolved);
-    let stored: HashMap<usize, Existing> = existing(conn, &columns)
-        .await?
-        .into_iter()
-        .map(|e| (e.idx as usize, e))
-        .collect();
+    let stored = stored(conn, resolved).await?;
     let items = resolved
         .iter()
-        .map(|r| match stored.get(&r.index) {
+        .map(|r| match stored.get(&r.key()) {
             None => ItemResult {
                 index: r.index,
                 id: None,
                 outcome: ItemOutcome::Created,
             },
-            Some(e) => ItemResult {
+            Some(s) => ItemResult {
                 index: r.index,
-                id: Some(e.id),
-                outcome: if e.same {
+                id: Some(s.id),
+                outcome: if s.value == r.value && s.note == r.note {
                     ItemOutcome::Unchanged
                 } else {
                     ItemOutcome::Updated
@@ -597,66 +641,85 @@ async fn preview(conn: &mut AsyncPgConnection, resolved: &[Resolved]) -> ApiResu
 
 #[derive(QueryableByName)]
 struct Written {
-    #[diesel(sql_type = Integer)]
-    idx: i32,
     #[diesel(sql_type = diesel::sql_types::Uuid)]
     id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    project_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    indicator_id: Uuid,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+    activity_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<Date>)]
+    period_start: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<Date>)]
+    period_end: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<Text>)]
+    target_group: Option<String>,
+    #[diesel(sql_type = Text)]
+    kind: String,
     #[diesel(sql_type = Bool)]
     created: bool,
 }
 
 async fn upsert(conn: &mut AsyncPgConnection, resolved: &[Resolved]) -> ApiResult<BatchSummary> {
     let columns = Columns::of(resolved);
-    // `idx` rides along in a column the insert does not store, so RETURNING can name the item.
     let sql = format!(
-        "WITH input AS (SELECT * FROM {INPUT}), \
-         written AS ( \
-           INSERT INTO metric_values (id, project_id, indicator_id, activity_id, period_start, \
-             period_end, target_group, kind, value, note) \
-           SELECT id, project_id, indicator_id, activity_id, period_start, period_end, \
-             target_group, kind, value, note FROM input \
-           ON CONFLICT ON CONSTRAINT metric_values_natural_key DO UPDATE \
-             SET value = excluded.value, note = excluded.note \
-             WHERE (metric_values.value, metric_values.note) \
-               IS DISTINCT FROM (excluded.value, excluded.note) \
-           RETURNING id, project_id, indicator_id, activity_id, period_start, period_end, \
-             target_group, kind, (xmax = 0) AS created) \
-         SELECT i.idx, w.id, w.created FROM written w JOIN input i \
-           ON w.project_id = i.project_id AND w.indicator_id = i.indicator_id AND w.kind = i.kind \
-           AND w.activity_id IS NOT DISTINCT FROM i.activity_id \
-           AND w.period_start IS NOT DISTINCT FROM i.period_start \
-           AND w.period_end IS NOT DISTINCT FROM i.period_end \
-           AND w.target_group IS NOT DISTINCT FROM i.target_group"
+        "INSERT INTO metric_values (id, project_id, indicator_id, activity_id, period_start, \
+           period_end, target_group, kind, value, note) \
+         SELECT id, project_id, indicator_id, activity_id, period_start, period_end, \
+           target_group, kind, value, note FROM {INPUT} \
+         ON CONFLICT ON CONSTRAINT metric_values_natural_key DO UPDATE \
+           SET value = excluded.value, note = excluded.note \
+           WHERE (metric_values.value, metric_values.note) \
+             IS DISTINCT FROM (excluded.value, excluded.note) \
+         RETURNING id, project_id, indicator_id, activity_id, period_start, period_end, \
+           target_group, kind, (xmax = 0) AS created"
     );
     let written: Vec<Written> = bind_columns!(diesel::sql_query(sql), columns)
         .load(conn)
         .await?;
-    let mut results: HashMap<usize, ItemResult> = written
-        .into_iter()
-        .map(|w| {
+    let index: HashMap<NaturalKey, usize> = resolved.iter().map(|r| (r.key(), r.index)).collect();
+    let mut results: HashMap<usize, ItemResult> = HashMap::with_capacity(resolved.len());
+    for w in written {
+        let key = (
+            w.project_id,
+            w.indicator_id,
+            w.activity_id,
+            w.period_start,
+            w.period_end,
+            w.target_group,
+            w.kind,
+        );
+        if let Some(&i) = index.get(&key) {
             let outcome = if w.created {
                 ItemOutcome::Created
             } else {
                 ItemOutcome::Updated
             };
-            (
-                w.idx as usize,
+            results.insert(
+                i,
                 ItemResult {
-                    index: w.idx as usize,
+                    index: i,
                     id: Some(w.id),
                     outcome,
                 },
-            )
-        })
-        .collect();
+            );
+        }
+    }
     if results.len() < resolved.len() {
         // The rest were already stored exactly so: read their ids.
-        for e in existing(conn, &columns).await? {
-            results.entry(e.idx as usize).or_insert(ItemResult {
-                index: e.idx as usize,
-                id: Some(e.id),
-                outcome: ItemOutcome::Unchanged,
-            });
+        let stored = stored(conn, resolved).await?;
+        for r in resolved {
+            if let (false, Some(s)) = (results.contains_key(&r.index), stored.get(&r.key())) {
+                results.insert(
+                    r.index,
+                    ItemResult {
+                        index: r.index,
+                        id: Some(s.id),
+                        outcome: ItemOutcome::Unchanged,
+                    },
+                );
+            }
         }
     }
     Ok(summary(false, results.into_values().collect()))

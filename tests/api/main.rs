@@ -4,7 +4,9 @@
 mod access;
 mod batch;
 mod general;
+mod operations;
 mod organisations;
 mod resources;
+mod scale;
 mod seeds;
 mod support;

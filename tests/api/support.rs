@@ -320,6 +320,8 @@ pub struct TestApp {
     database: String,
     /// URL of this test's database, for raw SQL set-up.
     pub db_url: String,
+    /// Whether dropping this app drops the database (not for a [`TestApp::sibling`]).
+    owns_database: bool,
 }
 
 impl TestApp {
@@ -338,17 +340,7 @@ impl TestApp {
         let db_url = server().url(&database);
         let pool =
             kopa::db::pool(&db_url, 4, Duration::from_secs(5)).expect("cannot build the pool");
-        let state = web::Data::new(kopa::app::AppState::new(pool.clone(), limits));
-        let service = Rc::new(actix_web::test::init_service(kopa::app::build(state)).await);
-        let call: Caller = Rc::new(move |request: TestRequest| {
-            let service = service.clone();
-            Box::pin(async move {
-                match service.call(request.to_request()).await {
-                    Ok(response) => read(response.into_parts().1).await,
-                    Err(error) => read(error.error_response()).await,
-                }
-            })
-        });
+        let call = Self::instance(pool.clone(), limits).await;
         let operator = {
             let mut conn = pool.get().await.expect("a pooled connection");
             kopa::auth::keys::create(
@@ -372,7 +364,42 @@ impl TestApp {
             operator_token: operator,
             database,
             db_url,
+            owns_database: true,
         }
+    }
+
+    /// Another Kopa instance (own pool, own process state) on this app's database, acting
+    /// with the same key; for scale-out tests.
+    pub async fn sibling(&self) -> TestApp {
+        let pool =
+            kopa::db::pool(&self.db_url, 4, Duration::from_secs(5)).expect("cannot build the pool");
+        let limits = kopa::auth::rate_limit::RateLimits {
+            anonymous: 0,
+            key: 0,
+        };
+        TestApp {
+            call: Self::instance(pool.clone(), limits).await,
+            pool,
+            token: std::cell::RefCell::new(self.token()),
+            operator_token: self.operator_token.clone(),
+            database: self.database.clone(),
+            db_url: self.db_url.clone(),
+            owns_database: false,
+        }
+    }
+
+    async fn instance(pool: DbPool, limits: kopa::auth::rate_limit::RateLimits) -> Caller {
+        let state = web::Data::new(kopa::app::AppState::new(pool, limits));
+        let service = Rc::new(actix_web::test::init_service(kopa::app::build(state)).await);
+        Rc::new(move |request: TestRequest| {
+            let service = service.clone();
+            Box::pin(async move {
+                match service.call(request.to_request()).await {
+                    Ok(response) => read(response.into_parts().1).await,
+                    Err(error) => read(error.error_response()).await,
+                }
+            })
+        })
     }
 
     pub async fn request(&self, request: TestRequest) -> Resp {
@@ -475,6 +502,9 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.pool.close();
+        if !self.owns_database {
+            return;
+        }
         let sql = format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
             quote_ident(&self.database)
