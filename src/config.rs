@@ -117,6 +117,10 @@ pub struct ServeArgs {
     /// Requests per minute per client IP address for anonymous callers (0: no limit).
     #[arg(long, env = "KOPA_RATE_LIMIT_ANONYMOUS", default_value_t = 1200)]
     pub rate_limit_anonymous: u32,
+    /// Longest one database statement of a request may run (lock waits included) before the
+    /// request is answered 503 and its transaction rolled back (milliseconds).
+    #[arg(long, env = "KOPA_STATEMENT_TIMEOUT_MS", default_value_t = 30_000)]
+    pub statement_timeout_ms: u64,
     /// Requests per minute per API key (0: no limit).
     #[arg(long, env = "KOPA_RATE_LIMIT_KEY", default_value_t = 6000)]
     pub rate_limit_key: u32,

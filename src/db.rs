@@ -30,6 +30,16 @@ pub fn pool(url: &str, size: usize, wait: Duration) -> Result<DbPool> {
         .context("cannot build the database pool")
 }
 
+/// `url` with a server-side `statement_timeout` for every session, so no request can hold a
+/// connection (or wait on a lock) for longer than `timeout`.
+pub fn with_statement_timeout(url: &str, timeout: Duration) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!(
+        "{url}{separator}options=-c%20statement_timeout%3D{}",
+        timeout.as_millis()
+    )
+}
+
 /// Applies pending migrations. Diesel's migration harness is synchronous, so it runs on a
 /// blocking thread through a sync wrapper around the async connection.
 pub async fn migrate(url: &str) -> Result<Vec<String>> {

@@ -343,6 +343,12 @@ impl From<DieselError> for ApiError {
                         detail: "the record was changed concurrently; retry the request".into(),
                         errors: Vec::new(),
                     },
+                    _ if info.message().contains("statement timeout") => {
+                        crate::telemetry::METRICS.database_error();
+                        ApiError::Unavailable(
+                            "the request took too long and was cancelled; nothing was written, retry later".into(),
+                        )
+                    }
                     _ => {
                         crate::telemetry::METRICS.database_error();
                         ApiError::Internal(anyhow::Error::new(error))

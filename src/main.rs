@@ -97,9 +97,14 @@ fn serve(args: ServeArgs) -> Result<()> {
     init_tracing(&args.log);
     let (pool_size, pool_timeout) = (args.database.pool_size, args.database.pool_timeout());
     let limits = args.rate_limits();
+    let statement_timeout = std::time::Duration::from_millis(args.statement_timeout_ms);
     with_database(&args.database, true, |url| async move {
         kopa::db::migrate(&url).await?;
-        let pool = kopa::db::pool(&url, pool_size, pool_timeout)?;
+        let pool = kopa::db::pool(
+            &kopa::db::with_statement_timeout(&url, statement_timeout),
+            pool_size,
+            pool_timeout,
+        )?;
         if !args.no_seed {
             let mut conn = pool
                 .get()

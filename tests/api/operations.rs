@@ -84,3 +84,27 @@ async fn request_ids_are_taken_from_the_client_or_made() {
     let made = app.get("/healthz").await;
     assert!(made.header("x-request-id").is_some_and(|id| id.len() == 36));
 }
+
+#[actix_web::test]
+async fn a_statement_over_the_time_limit_is_cancelled_with_503() {
+    use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+    let app = TestApp::with_timeout(std::time::Duration::from_millis(500)).await;
+    let mut blocker = diesel_async::AsyncPgConnection::establish(&app.db_url)
+        .await
+        .unwrap();
+    blocker
+        .batch_execute("BEGIN; LOCK TABLE organisations IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let response = app.get("/v1/organisations").await;
+    response.assert_problem(503);
+    assert!(response.header("retry-after").is_some());
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    blocker.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(
+        app.get("/v1/organisations").await.status,
+        200,
+        "the app carries on"
+    );
+}

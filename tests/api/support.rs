@@ -335,11 +335,31 @@ impl TestApp {
     }
 
     pub async fn with_limits(limits: kopa::auth::rate_limit::RateLimits) -> TestApp {
+        Self::with_options(limits, Duration::from_secs(30)).await
+    }
+
+    /// The app with rate limits off and this statement timeout.
+    pub async fn with_timeout(timeout: Duration) -> TestApp {
+        let limits = kopa::auth::rate_limit::RateLimits {
+            anonymous: 0,
+            key: 0,
+        };
+        Self::with_options(limits, timeout).await
+    }
+
+    async fn with_options(
+        limits: kopa::auth::rate_limit::RateLimits,
+        timeout: Duration,
+    ) -> TestApp {
         let database = format!("t_{}", uuid::Uuid::new_v4().simple());
         create_database(&database);
         let db_url = server().url(&database);
-        let pool =
-            kopa::db::pool(&db_url, 4, Duration::from_secs(5)).expect("cannot build the pool");
+        let pool = kopa::db::pool(
+            &kopa::db::with_statement_timeout(&db_url, timeout),
+            4,
+            Duration::from_secs(5),
+        )
+        .expect("cannot build the pool");
         let call = Self::instance(pool.clone(), limits).await;
         let operator = {
             let mut conn = pool.get().await.expect("a pooled connection");
