@@ -118,9 +118,11 @@ pub fn build(
         .service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec))
         .default_service(web::to(fallback))
+        .wrap(from_fn(crate::caching::middleware))
         .wrap(from_fn(crate::idempotency::middleware))
         .wrap(from_fn(crate::auth::middleware::authenticate))
         .wrap(from_fn(reject_unsupported_methods))
+        .wrap(cors())
         .wrap(Compress::default())
         .wrap(from_fn(request_context::middleware))
 }
@@ -155,6 +157,28 @@ async fn reject_unsupported_methods(
         }
         None => Ok(next.call(req).await?.map_into_boxed_body()),
     }
+}
+
+/// Browsers on any origin may call the API: it authenticates with bearer keys, never cookies,
+/// so an open CORS policy exposes nothing a page could not already send itself.
+fn cors() -> actix_cors::Cors {
+    actix_cors::Cors::default()
+        .allow_any_origin()
+        .allow_any_method()
+        .allow_any_header()
+        .expose_headers([
+            "ETag",
+            "Link",
+            "Location",
+            "Retry-After",
+            "X-Request-Id",
+            "Idempotent-Replayed",
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "RateLimit-Reset",
+            "RateLimit-Policy",
+        ])
+        .max_age(3600)
 }
 
 /// Unknown path → 404; known path with a method it does not support → 405 with `Allow`.

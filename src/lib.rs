@@ -8,6 +8,7 @@ pub mod activities;
 pub mod api_keys;
 pub mod app;
 pub mod auth;
+pub mod caching;
 pub mod config;
 pub mod db;
 pub mod decimal;

@@ -206,6 +206,9 @@ fn polish(spec: OpenApi) -> OpenApi {
                     "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
                 }));
             }
+            if method == "get" && operation["tags"] != json!(["operations"]) {
+                document_caching(operation);
+            }
             if operation["responses"].get("304").is_some() {
                 let params = operation["parameters"].as_array_mut();
                 let header = json!({
@@ -280,6 +283,34 @@ fn polish(spec: OpenApi) -> OpenApi {
     }
     schemas.extend(patches);
     serde_json::from_value(doc).expect("polished spec deserializes")
+}
+
+/// What `crate::caching` adds to successful reads: `Cache-Control`, `Vary`, and for responses
+/// without their own ETag (lists) a weak `ETag` with 304 on `If-None-Match`.
+fn document_caching(operation: &mut Value) {
+    let Some(ok) = operation["responses"]
+        .get_mut("200")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let headers = ok.entry("headers").or_insert_with(|| json!({}));
+    headers["Cache-Control"] = json!({
+        "description": "`public, max-age=60` without a key; `private, no-cache` with one",
+        "schema": {"type": "string"}
+    });
+    headers["Vary"] = json!({
+        "description": "`Authorization, Accept, Accept-Encoding`",
+        "schema": {"type": "string"}
+    });
+    if headers.get("ETag").is_none() {
+        headers["ETag"] = json!({
+            "description": "Weak entity tag of this page; send it as If-None-Match",
+            "schema": {"type": "string"}
+        });
+        operation["responses"]["304"] =
+            json!({"description": "Not modified (If-None-Match matched)"});
+    }
 }
 
 fn is_nullable(schema: &Value) -> bool {

@@ -3,6 +3,7 @@
 
 mod access;
 mod batch;
+mod caching;
 mod general;
 mod operations;
 mod organisations;

@@ -2499,8 +2499,12 @@ export interface operations {
             /** @description The activity */
             200: {
                 headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
                     /** @description Strong entity tag; send as If-None-Match or If-Match */
                     ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2624,7 +2628,10 @@ export interface operations {
                 /** @description Only keys of this organisation. */
                 organisation?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2633,13 +2640,26 @@ export interface operations {
             /** @description One page of keys */
             200: {
                 headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
                     /** @description `<url>; rel="next"` when there is a next page */
                     Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Page_ApiKey"];
                 };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -2739,7 +2759,10 @@ export interface operations {
                  */
                 unit?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2748,13 +2771,26 @@ export interface operations {
             /** @description One page of indicators */
             200: {
                 headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
                     /** @description `<url>; rel="next"` when there is a next page */
                     Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Page_Indicator"];
                 };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -2830,8 +2866,12 @@ export interface operations {
             /** @description The indicator */
             200: {
                 headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
                     /** @description Strong entity tag; send as If-None-Match or If-Match */
                     ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2993,7 +3033,10 @@ export interface operations {
                  */
                 target_group?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3002,13 +3045,26 @@ export interface operations {
             /** @description One page of metric values */
             200: {
                 headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
                     /** @description `<url>; rel="next"` when there is a next page */
                     Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Page_MetricValue"];
                 };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -3083,8 +3139,12 @@ export interface operations {
             /** @description The metric value */
             200: {
                 headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
                     /** @description Strong entity tag; send as If-None-Match or If-Match */
                     ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3215,7 +3275,10 @@ export interface operations {
                 /** @description Opaque cursor from a previous page's `next_cursor`. */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
             path: {
                 /** @description Metric value id */
                 id: string;
@@ -3227,13 +3290,26 @@ export interface operations {
             /** @description One page of revisions */
             200: {
                 headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
                     /** @description `<url>; rel="next"` when there is a next page */
                     Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Page_MetricRevision"];
                 };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -3263,7 +3339,10 @@ export interface operations {
                  */
                 country?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3272,13 +3351,26 @@ export interface operations {
             /** @description One page of organisations */
             200: {
                 headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
                     /** @description `<url>; rel="next"` when there is a next page */
                     Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Page_Organisation"];
                 };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -3354,8 +3446,12 @@ export interface operations {
             /** @description The organisation */
             200: {
                 headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
                     /** @description Strong entity tag; send as If-None-Match or If-Match */
                     ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3501,7 +3597,10 @@ export interface operations {
                 /** @description Only programmes administered by this organisation. */
                 administrator?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3510,13 +3609,26 @@ export interface operations {
             /** @description One page of programmes */
             200: {
                 headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
                     /** @description `<url>; rel="next"` when there is a next page */
                     Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Page_Programme"];
                 };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -3592,8 +3704,12 @@ export interface operations {
             /** @description The programme */
             200: {
                 headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
                     /** @description Strong entity tag; send as If-None-Match or If-Match */
                     ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3758,7 +3874,10 @@ export interface operations {
                  */
                 reference?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3767,13 +3886,26 @@ export interface operations {
             /** @description One page of projects */
             200: {
                 headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
                     /** @description `<url>; rel="next"` when there is a next page */
                     Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Page_Project"];
                 };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -3849,8 +3981,12 @@ export interface operations {
             /** @description The project */
             200: {
                 headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
                     /** @description Strong entity tag; send as If-None-Match or If-Match */
                     ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3988,7 +4124,10 @@ export interface operations {
                  */
                 kind?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
             path: {
                 /** @description Project id */
                 id: string;
@@ -4000,13 +4139,26 @@ export interface operations {
             /** @description One page of activities */
             200: {
                 headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
                     /** @description `<url>; rel="next"` when there is a next page */
                     Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Page_Activity"];
                 };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -4088,7 +4240,10 @@ export interface operations {
                 /** @description Only actual, target or baseline values. */
                 kind?: components["schemas"]["MetricKind"];
             };
-            header?: never;
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
             path: {
                 /** @description Project id */
                 id: string;
@@ -4100,13 +4255,26 @@ export interface operations {
             /** @description One page of metric values */
             200: {
                 headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
                     /** @description `<url>; rel="next"` when there is a next page */
                     Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Page_MetricValue"];
                 };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -4186,7 +4354,10 @@ export interface operations {
                 /** @description Only this organisation's partnerships. */
                 organisation?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
             path: {
                 /** @description Project id */
                 id: string;
@@ -4198,13 +4369,26 @@ export interface operations {
             /** @description One page of partners */
             200: {
                 headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
                     /** @description `<url>; rel="next"` when there is a next page */
                     Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Page_Partner"];
                 };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -4287,8 +4471,12 @@ export interface operations {
             /** @description The partner */
             200: {
                 headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
                     /** @description Strong entity tag; send as If-None-Match or If-Match */
                     ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4418,7 +4606,10 @@ export interface operations {
     list_vocabularies: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4427,11 +4618,24 @@ export interface operations {
             /** @description Vocabulary names */
             200: {
                 headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["VocabularyIndex"];
                 };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -4443,7 +4647,10 @@ export interface operations {
     find_vocabulary: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
             path: {
                 /** @description Vocabulary name */
                 name: components["schemas"]["VocabularyName"];
@@ -4455,11 +4662,24 @@ export interface operations {
             /** @description The vocabulary with its terms */
             200: {
                 headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Vocabulary"];
                 };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
