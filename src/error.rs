@@ -152,6 +152,14 @@ impl ApiError {
         ApiError::Validation(vec![FieldError::new(field, code, message)])
     }
 
+    /// 401 for a request that needs an API key and came without one.
+    pub fn key_required() -> Self {
+        ApiError::Unauthorized {
+            detail: "this request needs an API key: send `Authorization: Bearer kopa_...`".into(),
+            invalid_token: false,
+        }
+    }
+
     pub fn not_found(what: &str, key: impl std::fmt::Display) -> Self {
         ApiError::NotFound(format!("no {what} with id {key}"))
     }

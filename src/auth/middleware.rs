@@ -30,10 +30,7 @@ pub async fn authenticate(
     };
     // Operations whose spec demands a key (every write) say so before reading anything else.
     if matches!(caller, Caller::Anonymous) && requires_key(&req) {
-        let error = ApiError::Unauthorized {
-            detail: "this request needs an API key: send `Authorization: Bearer kopa_...`".into(),
-            invalid_token: false,
-        };
+        let error = ApiError::key_required();
         return Ok(req.into_response(error.error_response()));
     }
     let client = match &caller {

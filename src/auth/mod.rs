@@ -131,11 +131,7 @@ impl Caller {
     /// or organisation. Project facts (lead, partners) are read from `conn`.
     pub async fn authorize(&self, conn: &mut AsyncPgConnection, access: Access) -> ApiResult<()> {
         let Some(key) = self.key() else {
-            return Err(ApiError::Unauthorized {
-                detail: "this request needs an API key: send `Authorization: Bearer kopa_...`"
-                    .into(),
-                invalid_token: false,
-            });
+            return Err(ApiError::key_required());
         };
         if self.is_admin() {
             return Ok(());
@@ -187,11 +183,7 @@ impl Caller {
         projects: &[Uuid],
     ) -> ApiResult<HashSet<Uuid>> {
         let Some(key) = self.key() else {
-            return Err(ApiError::Unauthorized {
-                detail: "this request needs an API key: send `Authorization: Bearer kopa_...`"
-                    .into(),
-                invalid_token: false,
-            });
+            return Err(ApiError::key_required());
         };
         if self.is_admin() {
             return Ok(HashSet::new());
