@@ -39,7 +39,7 @@ pub async fn middleware(
     }
     headers.insert(
         header::VARY,
-        HeaderValue::from_static("Authorization, Accept, Accept-Encoding"),
+        HeaderValue::from_static("Authorization, Accept, Accept-Encoding, Accept-Language"),
     );
     let is_json = headers
         .get(header::CONTENT_TYPE)

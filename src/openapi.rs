@@ -44,7 +44,7 @@ vocabulary, cross-field rules (a period must not end before it starts) and text 
         (name = "api-keys", description = "API keys (admin)"),
         (name = "operations", description = "Liveness, readiness and Prometheus metrics"),
     ),
-    components(schemas(Problem, FieldError))
+    components(schemas(Problem, FieldError, crate::csv_export::Format, crate::language::Lang))
 )]
 struct ApiDoc;
 
@@ -300,7 +300,7 @@ fn document_caching(operation: &mut Value) {
         "schema": {"type": "string"}
     });
     headers["Vary"] = json!({
-        "description": "`Authorization, Accept, Accept-Encoding`",
+        "description": "`Authorization, Accept, Accept-Encoding, Accept-Language`",
         "schema": {"type": "string"}
     });
     if headers.get("ETag").is_none() {

@@ -102,6 +102,29 @@ impl<T: ToSchema> Page<T> {
         }
     }
 
+    /// Like [`Page::from_rows`] for rows whose keys were read beside them (`keys[i]` is the
+    /// key of `rows[i]`).
+    pub fn from_keyed<K: Serialize>(
+        mut rows: Vec<T>,
+        mut keys: Vec<K>,
+        limit: i64,
+        sort: &str,
+    ) -> Self {
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        keys.truncate(limit as usize);
+        let next_cursor = if more {
+            keys.last().map(|k| encode_cursor(k, sort))
+        } else {
+            None
+        };
+        Page {
+            data: rows,
+            next_cursor,
+            total: None,
+        }
+    }
+
     pub fn with_total(mut self, total: Option<i64>) -> Self {
         self.total = total;
         self

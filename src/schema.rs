@@ -12,6 +12,7 @@ diesel::table! {
         email -> Nullable<Text>,
         phone -> Nullable<Text>,
         description -> Nullable<Text>,
+        search_text -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int4,
@@ -62,6 +63,8 @@ diesel::table! {
         contact_email -> Nullable<Text>,
         contact_phone -> Nullable<Text>,
         source_document -> Nullable<Text>,
+        translations -> Jsonb,
+        search_text -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int4,
@@ -107,6 +110,7 @@ diesel::table! {
         region -> Nullable<Text>,
         participants -> Nullable<Int4>,
         target_groups -> Array<Text>,
+        search_text -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int4,
@@ -221,5 +225,6 @@ diesel::table! {
         api_key_id -> Nullable<Uuid>,
         organisation_id -> Nullable<Uuid>,
         changed_at -> Timestamptz,
+        project_id -> Nullable<Uuid>,
     }
 }

@@ -451,6 +451,7 @@ impl Loader {
             contact: seed.contact,
             source_document: Some(source.to_owned()),
             funding,
+            translations: Default::default(),
         };
         checked("project", &input)?;
         // Natural key: the reference number, or the title and lead when there is none.

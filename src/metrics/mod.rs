@@ -188,7 +188,7 @@ pub struct MetricValue {
 }
 
 impl MetricValue {
-    fn from_parts(r: MetricRow, indicator: String) -> Self {
+    pub fn from_parts(r: MetricRow, indicator: String) -> Self {
         MetricValue {
             id: r.id,
             project_id: r.project_id,

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
@@ -13,19 +13,20 @@ use crate::app::AppState;
 use crate::auth::{Access, Caller};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::http::{self, IfMatch, Json, MergePatch, NoParams, Query};
-use crate::pagination::{self, Page};
 use crate::schema::{organisations, programmes, project_funding, project_partners, projects};
 use crate::validation;
 
+mod list;
+
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(list_organisations)
+    cfg.service(list::list_organisations)
         .service(create_organisation)
         .service(find_organisation)
         .service(update_organisation)
         .service(delete_organisation);
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = organisations, check_for_backend(diesel::pg::Pg))]
 pub struct OrganisationRow {
     pub id: Uuid,
@@ -145,6 +146,26 @@ pub struct Organisation {
     /// 1 at creation, +1 on every change.
     #[schema(example = 1, minimum = 1)]
     pub version: i32,
+    /// Projects the organisation leads or partners in (with `include=projects` on the list).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub projects: Option<Vec<ProjectRole>>,
+}
+
+/// An organisation's part in one project, as embedded in the organisation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProjectRole {
+    /// The project.
+    #[schema(example = "0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a81")]
+    pub project_id: Uuid,
+    /// The project's title (original language).
+    #[schema(example = "Mēs kopā dzīvojam mūsu valstī")]
+    pub title: String,
+    /// The project's status.
+    pub status: crate::projects::ProjectStatus,
+    /// `lead`, or the partner role code (`/v1/vocabularies/partner_roles`).
+    #[schema(example = "lead")]
+    pub role: String,
 }
 
 impl From<OrganisationRow> for Organisation {
@@ -163,6 +184,7 @@ impl From<OrganisationRow> for Organisation {
             created_at: r.created_at,
             updated_at: r.updated_at,
             version: r.version,
+            projects: None,
         }
     }
 }
@@ -181,73 +203,6 @@ impl From<OrganisationRow> for OrganisationInput {
             description: r.description,
         }
     }
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct OrganisationListParams {
-    /// Page size.
-    #[param(minimum = 1, maximum = 200, default = 50)]
-    pub limit: Option<i64>,
-    /// Opaque cursor from a previous page's `next_cursor`.
-    pub cursor: Option<String>,
-    /// Include the total number of matching records.
-    pub count: Option<bool>,
-    /// Only organisations of this kind (`/v1/vocabularies/organisation_kinds`).
-    #[param(example = "municipality")]
-    pub kind: Option<String>,
-    /// Only organisations registered in this country (ISO 3166-1 alpha-2).
-    #[param(example = "LV")]
-    pub country: Option<String>,
-}
-
-const SORT: &str = "id";
-
-/// List organisations
-///
-/// Ordered by id (creation order); filters combine with AND.
-#[utoipa::path(
-    tag = "organisations",
-    params(OrganisationListParams),
-    responses((status = 200, description = "One page of organisations", body = Page<Organisation>,
-        headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))))
-)]
-#[get("/organisations")]
-async fn list_organisations(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    Query(params): Query<OrganisationListParams>,
-) -> ApiResult<HttpResponse> {
-    let limit = pagination::limit(params.limit)?;
-    let after: Option<Uuid> = pagination::decode_cursor(params.cursor.as_deref(), SORT)?;
-    let filtered = || {
-        let mut query = organisations::table.into_boxed();
-        if let Some(kind) = &params.kind {
-            query = query.filter(organisations::kind.eq(kind.clone()));
-        }
-        if let Some(country) = &params.country {
-            query = query.filter(organisations::country.eq(country.clone()));
-        }
-        query
-    };
-    let mut conn = state.conn().await?;
-    let mut query = filtered()
-        .select(OrganisationRow::as_select())
-        .order(organisations::id)
-        .limit(limit + 1);
-    if let Some(after) = after {
-        query = query.filter(organisations::id.gt(after));
-    }
-    let rows: Vec<OrganisationRow> = query.load(&mut conn).await?;
-    let total = match params.count {
-        Some(true) => Some(filtered().count().get_result::<i64>(&mut conn).await?),
-        _ => None,
-    };
-    let rows = rows.into_iter().map(Organisation::from).collect();
-    Ok(Page::from_rows(rows, limit, SORT, |o: &Organisation| o.id)
-        .with_total(total)
-        .respond(&req))
 }
 
 /// Create an organisation

@@ -88,6 +88,10 @@ pub struct Partner {
     /// 1 at creation, +1 on every change.
     #[schema(example = 1, minimum = 1)]
     pub version: i32,
+    /// The partner organisation (when embedded with `include=partners` on projects).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub organisation: Option<crate::organisations::Organisation>,
 }
 
 impl From<PartnerRow> for Partner {
@@ -101,6 +105,7 @@ impl From<PartnerRow> for Partner {
             created_at: r.created_at,
             updated_at: r.updated_at,
             version: r.version,
+            organisation: None,
         }
     }
 }

@@ -9,21 +9,25 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::{Validate, ValidationError};
 
 use crate::app::AppState;
-use crate::auth::{self, Access, Caller};
+use crate::auth::{Access, Caller};
 use crate::decimal;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, IfMatch, Json, MergePatch, NoParams, Query};
-use crate::pagination::{self, Page};
-use crate::schema::{project_funding, project_partners, projects};
+use crate::language::Lang;
+use crate::schema::{project_funding, projects};
 use crate::validation;
 
+mod list;
+
+pub use list::{content_language, embed, Embed};
+
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(list_projects)
+    cfg.service(list::list_projects)
         .service(create_project)
         .service(find_project)
         .service(update_project)
@@ -35,13 +39,31 @@ crate::text_enum! {
     ProjectStatus { Draft => "draft", Planned => "planned", Active => "active", Completed => "completed", Cancelled => "cancelled" }
 }
 
+impl ProjectStatus {
+    /// Human label, for CSV exports.
+    pub fn label(self, lang: Lang) -> &'static str {
+        match (self, lang) {
+            (ProjectStatus::Draft, Lang::Lv) => "Melnraksts",
+            (ProjectStatus::Planned, Lang::Lv) => "Plānots",
+            (ProjectStatus::Active, Lang::Lv) => "Norisinās",
+            (ProjectStatus::Completed, Lang::Lv) => "Pabeigts",
+            (ProjectStatus::Cancelled, Lang::Lv) => "Atcelts",
+            (ProjectStatus::Draft, _) => "Draft",
+            (ProjectStatus::Planned, _) => "Planned",
+            (ProjectStatus::Active, _) => "Active",
+            (ProjectStatus::Completed, _) => "Completed",
+            (ProjectStatus::Cancelled, _) => "Cancelled",
+        }
+    }
+}
+
 crate::text_enum! {
     /// How precise `start_date`/`end_date` are: `month` means the source gives only months (the
     /// dates are then the first and last day of those months), `year` only years.
     DatePrecision { Day => "day", Month => "month", Year => "year" }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = projects, check_for_backend(diesel::pg::Pg))]
 pub struct ProjectRow {
     pub id: Uuid,
@@ -68,6 +90,7 @@ pub struct ProjectRow {
     pub contact_email: Option<String>,
     pub contact_phone: Option<String>,
     pub source_document: Option<String>,
+    pub translations: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
@@ -277,6 +300,66 @@ pub struct ProjectInput {
     #[validate(length(max = 20), nested)]
     #[schema(max_items = 20)]
     pub funding: Vec<Funding>,
+    /// Translations of the title, summary and aim (`lang=` picks one when reading).
+    #[serde(default)]
+    #[validate(nested)]
+    pub translations: Translations,
+}
+
+/// Translations of a project's texts, by language. Latvian is the original language.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Translations {
+    /// English.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(nested)]
+    #[schema(nullable = false)]
+    pub en: Option<TranslatedTexts>,
+    /// Russian.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(nested)]
+    #[schema(nullable = false)]
+    pub ru: Option<TranslatedTexts>,
+}
+
+/// A project's texts in one language; each is optional (missing ones fall back to the original).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TranslatedTexts {
+    /// Title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(length(min = 1, max = 500), custom(function = "validation::trimmed"))]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        nullable = false,
+        example = "Coalition for minority political participation in the public sector"
+    )]
+    pub title: Option<String>,
+    /// Summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 5000))]
+    #[schema(max_length = 5000, nullable = false)]
+    pub summary: Option<String>,
+    /// Aim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 5000))]
+    #[schema(max_length = 5000, nullable = false)]
+    pub aim: Option<String>,
+}
+
+impl Translations {
+    pub fn get(&self, lang: Lang) -> Option<&TranslatedTexts> {
+        match lang {
+            Lang::Lv => None,
+            Lang::En => self.en.as_ref(),
+            Lang::Ru => self.ru.as_ref(),
+        }
+    }
+
+    fn from_stored(value: &serde_json::Value) -> Self {
+        serde_json::from_value(value.clone()).unwrap_or_default()
+    }
 }
 
 fn default_precision() -> DatePrecision {
@@ -365,6 +448,7 @@ struct ProjectForm {
     contact_email: Option<String>,
     contact_phone: Option<String>,
     source_document: Option<String>,
+    translations: serde_json::Value,
 }
 
 impl From<&ProjectInput> for ProjectForm {
@@ -398,6 +482,8 @@ impl From<&ProjectInput> for ProjectForm {
             contact_email: contact.email,
             contact_phone: contact.phone,
             source_document: i.source_document.clone(),
+            translations: serde_json::to_value(&i.translations)
+                .unwrap_or_else(|_| serde_json::json!({})),
         }
     }
 }
@@ -431,6 +517,7 @@ impl ProjectRow {
 impl ProjectInput {
     pub fn from_stored(r: ProjectRow, funding: Vec<Funding>) -> Self {
         let contact = r.contact();
+        let translations = Translations::from_stored(&r.translations);
         ProjectInput {
             reference: r.reference,
             title: r.title,
@@ -454,6 +541,7 @@ impl ProjectInput {
             contact,
             source_document: r.source_document,
             funding,
+            translations,
         }
     }
 }
@@ -524,6 +612,31 @@ pub struct Project {
     pub source_document: Option<String>,
     /// Funding lines.
     pub funding: Vec<Funding>,
+    /// All stored translations of the title, summary and aim.
+    pub translations: Translations,
+    /// The language `title`, `summary` and `aim` are given in: the one asked for with `lang` or
+    /// `Accept-Language` where a translation exists, otherwise `lv` (the original).
+    pub language: Lang,
+    /// The lead organisation (with `include=lead_organisation`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub lead_organisation: Option<crate::organisations::Organisation>,
+    /// The main programme (with `include=programme`; `null` when the project has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub programme: Option<Option<crate::programmes::Programme>>,
+    /// Partners, each with its organisation (with `include=partners`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub partners: Option<Vec<crate::partners::Partner>>,
+    /// Activities (with `include=activities`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub activities: Option<Vec<crate::activities::Activity>>,
+    /// Metric values (with `include=metrics`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub metrics: Option<Vec<crate::metrics::MetricValue>>,
     /// The contact person: personal data, present only on a single project read with a key
     /// that may see the project's private data (`read:private` of a lead or partner, or `admin`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -541,7 +654,8 @@ pub struct Project {
 }
 
 impl Project {
-    fn from_parts(r: ProjectRow, funding: Vec<Funding>) -> Self {
+    pub fn from_parts(r: ProjectRow, funding: Vec<Funding>) -> Self {
+        let translations = Translations::from_stored(&r.translations);
         Project {
             id: r.id,
             reference: r.reference,
@@ -565,10 +679,42 @@ impl Project {
             website: r.website,
             source_document: r.source_document,
             funding,
+            translations,
+            language: Lang::Lv,
+            lead_organisation: None,
+            programme: None,
+            partners: None,
+            activities: None,
+            metrics: None,
             contact: None,
             created_at: r.created_at,
             updated_at: r.updated_at,
             version: r.version,
+        }
+    }
+
+    /// Gives the title, summary and aim in `lang` where translated (`title_en` counts as the
+    /// English title), and records which language was given.
+    pub fn translate(&mut self, lang: Lang) {
+        let texts = self.translations.get(lang).cloned().unwrap_or_default();
+        let title = texts
+            .title
+            .or_else(|| (lang == Lang::En).then(|| self.title_en.clone()).flatten());
+        let mut translated = false;
+        if let Some(title) = title {
+            self.title = title;
+            translated = true;
+        }
+        if let Some(summary) = texts.summary {
+            self.summary = Some(summary);
+            translated = true;
+        }
+        if let Some(aim) = texts.aim {
+            self.aim = Some(aim);
+            translated = true;
+        }
+        if translated {
+            self.language = lang;
         }
     }
 }
@@ -658,126 +804,6 @@ pub async fn insert_project(
     .await
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ProjectListParams {
-    /// Page size.
-    #[param(minimum = 1, maximum = 200, default = 50)]
-    pub limit: Option<i64>,
-    /// Opaque cursor from a previous page's `next_cursor`.
-    pub cursor: Option<String>,
-    /// Include the total number of matching records.
-    pub count: Option<bool>,
-    /// Only projects with this status.
-    pub status: Option<ProjectStatus>,
-    /// Only projects this organisation leads or partners in.
-    pub organisation: Option<Uuid>,
-    /// Only projects this organisation leads.
-    pub lead_organisation: Option<Uuid>,
-    /// Only projects under this programme (main programme or a funding line).
-    pub programme: Option<Uuid>,
-    /// Only projects aimed at this target group (code).
-    #[param(example = "seniors")]
-    pub target_group: Option<String>,
-    /// Only projects working in this region (code).
-    #[param(example = "latgale")]
-    pub region: Option<String>,
-    /// Only the project with this reference number.
-    #[param(example = "2012.EEZ/PP/2/MAC/016/037")]
-    pub reference: Option<String>,
-}
-
-const SORT: &str = "id";
-
-/// List projects
-///
-/// Ordered by id (creation order); filters combine with AND.
-#[utoipa::path(
-    tag = "projects",
-    params(ProjectListParams),
-    responses((status = 200, description = "One page of projects", body = Page<Project>,
-        headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))))
-)]
-#[get("/projects")]
-async fn list_projects(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    caller: Caller,
-    Query(params): Query<ProjectListParams>,
-) -> ApiResult<HttpResponse> {
-    let limit = pagination::limit(params.limit)?;
-    let after: Option<Uuid> = pagination::decode_cursor(params.cursor.as_deref(), SORT)?;
-    let visibility = caller.visibility();
-    let filtered = || {
-        let mut query = projects::table.into_boxed();
-        if let Some(visible) = auth::visible_projects(visibility) {
-            query = query.filter(projects::id.eq_any(visible));
-        }
-        if let Some(status) = params.status {
-            query = query.filter(projects::status.eq(status));
-        }
-        if let Some(org) = params.organisation {
-            let partnered = project_partners::table
-                .filter(project_partners::organisation_id.eq(org))
-                .select(project_partners::project_id);
-            query = query.filter(
-                projects::lead_organisation_id
-                    .eq(org)
-                    .or(projects::id.eq_any(partnered)),
-            );
-        }
-        if let Some(org) = params.lead_organisation {
-            query = query.filter(projects::lead_organisation_id.eq(org));
-        }
-        if let Some(programme) = params.programme {
-            let funded = project_funding::table
-                .filter(project_funding::programme_id.eq(programme))
-                .select(project_funding::project_id);
-            query = query.filter(
-                projects::programme_id
-                    .eq(programme)
-                    .or(projects::id.eq_any(funded)),
-            );
-        }
-        if let Some(group) = &params.target_group {
-            query = query.filter(projects::target_groups.contains(vec![group.clone()]));
-        }
-        if let Some(region) = &params.region {
-            query = query.filter(projects::regions.contains(vec![region.clone()]));
-        }
-        if let Some(reference) = &params.reference {
-            query = query.filter(projects::reference.eq(reference.clone()));
-        }
-        query
-    };
-    let mut conn = state.conn().await?;
-    let mut query = filtered()
-        .select(ProjectRow::as_select())
-        .order(projects::id)
-        .limit(limit + 1);
-    if let Some(after) = after {
-        query = query.filter(projects::id.gt(after));
-    }
-    let rows: Vec<ProjectRow> = query.load(&mut conn).await?;
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let mut funding = load_funding(&mut conn, &ids).await?;
-    let total = match params.count {
-        Some(true) => Some(filtered().count().get_result::<i64>(&mut conn).await?),
-        _ => None,
-    };
-    let projects = rows
-        .into_iter()
-        .map(|r| {
-            let lines = funding.remove(&r.id).unwrap_or_default();
-            Project::from_parts(r, lines)
-        })
-        .collect();
-    Ok(Page::from_rows(projects, limit, SORT, |p: &Project| p.id)
-        .with_total(total)
-        .respond(&req))
-}
-
 /// Create a project
 #[utoipa::path(
     tag = "projects",
@@ -816,12 +842,16 @@ async fn create_project(
 }
 
 /// Get a project
+///
+/// With `include` or a language the response is not the bare record, so it carries a weak
+/// ETag of its content instead of the record's strong one.
 #[utoipa::path(
     tag = "projects",
-    params(("id" = Uuid, Path, description = "Project id"), NoParams),
+    params(("id" = Uuid, Path, description = "Project id"), list::ProjectReadParams),
     responses(
         (status = 200, description = "The project", body = Project,
-            headers(("ETag" = String, description = "Strong entity tag; send as If-None-Match or If-Match"))),
+            headers(("ETag" = String, description = "Entity tag; send as If-None-Match or If-Match"),
+                    ("Content-Language" = String, description = "The language asked for, when one was"))),
         (status = 304, description = "Not modified (If-None-Match matched)"),
     )
 )]
@@ -831,9 +861,11 @@ async fn find_project(
     req: HttpRequest,
     caller: Caller,
     id: web::Path<String>,
-    _: Query<NoParams>,
+    Query(params): Query<list::ProjectReadParams>,
 ) -> ApiResult<HttpResponse> {
     let id = http::parse_id(&id, "project")?;
+    let embeds = params.embeds()?;
+    let lang = Lang::negotiate(params.lang, &req);
     let mut conn = state.conn().await?;
     let row = projects::table
         .find(id)
@@ -847,7 +879,8 @@ async fn find_project(
         return Err(ApiError::not_found("project", id));
     }
     let tag = http::etag(&row.id, row.version);
-    if http::not_modified(&req, &tag) {
+    let bare = embeds.is_empty() && lang.is_none();
+    if bare && http::not_modified(&req, &tag) {
         return Ok(HttpResponse::NotModified()
             .insert_header(actix_web::http::header::ETag(tag))
             .finish());
@@ -859,7 +892,16 @@ async fn find_project(
     let contact = private.then(|| row.contact()).flatten();
     let mut project = Project::from_parts(row, funding);
     project.contact = contact;
-    Ok(http::record_response(&req, tag, &project))
+    if bare {
+        return Ok(http::record_response(&req, tag, &project));
+    }
+    if let Some(lang) = lang {
+        project.translate(lang);
+    }
+    embed(&mut conn, std::slice::from_mut(&mut project), &embeds).await?;
+    let mut response = http::json_response(HttpResponse::Ok(), &project, None);
+    content_language(&mut response, lang);
+    Ok(response)
 }
 
 /// Update a project (JSON Merge Patch)

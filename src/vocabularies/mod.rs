@@ -1,16 +1,19 @@
 //! Controlled vocabularies (target groups, regions, organisation kinds, partner roles, activity
 //! kinds, units), served so clients can show labels beside codes.
 
+use std::collections::HashMap;
+
 use actix_web::{get, web, HttpResponse};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, NoParams, Query};
+use crate::language::Lang;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_vocabularies).service(find_vocabulary);
@@ -119,16 +122,72 @@ async fn find_vocabulary(
     let name = VocabularyName::parse(&name)
         .ok_or_else(|| ApiError::NotFound(format!("no vocabulary named {name:?}")))?;
     let mut conn = state.conn().await?;
-    // The table name comes from the closed enum above, never from the request.
-    let terms: Vec<Term> = diesel::sql_query(format!(
-        "SELECT code, label_en, label_lv, position FROM {} ORDER BY position, code",
-        name.table()
-    ))
-    .load(&mut conn)
-    .await?;
+    let terms = terms(&mut conn, name).await?;
     Ok(http::json_response(
         HttpResponse::Ok(),
         &Vocabulary { name, terms },
         None,
     ))
+}
+
+/// Every term of a vocabulary, in display order.
+pub async fn terms(conn: &mut AsyncPgConnection, name: VocabularyName) -> ApiResult<Vec<Term>> {
+    // The table name comes from the closed enum above, never from the request.
+    Ok(diesel::sql_query(format!(
+        "SELECT code, label_en, label_lv, position FROM {} ORDER BY position, code",
+        name.table()
+    ))
+    .load(conn)
+    .await?)
+}
+
+/// Labels of a vocabulary's codes in `lang` (English for languages without labels).
+pub async fn labels(
+    conn: &mut AsyncPgConnection,
+    name: VocabularyName,
+    lang: Lang,
+) -> ApiResult<HashMap<String, String>> {
+    Ok(terms(conn, name)
+        .await?
+        .into_iter()
+        .map(|t| {
+            let label = if lang == Lang::Lv {
+                t.label_lv
+            } else {
+                t.label_en
+            };
+            (t.code, label)
+        })
+        .collect())
+}
+
+/// 400 naming `param` unless `code` is in the vocabulary: a filter on a code that cannot exist
+/// is a mistake, not an empty result.
+pub async fn ensure_code(
+    conn: &mut AsyncPgConnection,
+    name: VocabularyName,
+    param: &str,
+    code: &str,
+) -> ApiResult<()> {
+    #[derive(QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        found: bool,
+    }
+    let found: Found = diesel::sql_query(format!(
+        "SELECT EXISTS (SELECT 1 FROM {} WHERE code = $1) AS found",
+        name.table()
+    ))
+    .bind::<Text, _>(code)
+    .get_result(conn)
+    .await?;
+    if found.found {
+        Ok(())
+    } else {
+        Err(ApiError::bad_param(
+            param,
+            "unknown_code",
+            format!("`{code}` is not in /v1/vocabularies/{}", name.table()),
+        ))
+    }
 }

@@ -7,6 +7,7 @@ mod caching;
 mod general;
 mod operations;
 mod organisations;
+mod reading;
 mod resources;
 mod scale;
 mod seeds;

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::support::TestApp;
 
-async fn load(app: &TestApp) -> kopa::seed::SeedReport {
+pub async fn load(app: &TestApp) -> kopa::seed::SeedReport {
     let mut conn = AsyncPgConnection::establish(&app.db_url)
         .await
         .expect("connect");

@@ -2,7 +2,7 @@
  * Kopa API example client, typed end to end from openapi/openapi.json (see ./kopa.d.ts).
  *
  * It walks through four calls and doubles as a smoke test for CI:
- *   1. lists projects with their partners,
+ *   1. lists projects with their partners embedded,
  *   2. creates an organisation (expects 201),
  *   3. sends an invalid organisation and prints the problem+json it gets back (expects 422),
  *   4. deletes the organisation it created, so it can be run again and again (expects 204).
@@ -52,41 +52,27 @@ function printProblem(problem: Problem): void {
   }
 }
 
-/** 1. GET /v1/projects, then each listed project's partners. */
+/** 1. GET /v1/projects with each project's partners embedded (`include=partners`). */
 async function listProjectsWithPartners(): Promise<void> {
-  // TODO(include): GET /v1/projects has no `include` query parameter in the spec yet, and the
-  // server rejects unknown query parameters with 400, so the partners are fetched below with
-  // one GET /v1/projects/{id}/partners per project. Once `include` is in the spec, regenerate
-  // kopa.d.ts (npm run client:generate), switch the next line to
-  //     const query: ListProjectsQuery = { limit: 5, include: "partners" };
-  // (it does not compile until then) and read each project's embedded partners instead.
-  //
   // The query is declared with its own type because openapi-fetch infers the init argument
   // generically and so does not flag unknown keys in an inline `params.query` literal.
-  const query: ListProjectsQuery = { limit: 5 };
+  const query: ListProjectsQuery = { limit: 5, include: "partners" };
   const { data, error, response } = await kopa.GET("/v1/projects", { params: { query } });
   if (error) {
     throw new UnexpectedResponse("GET /v1/projects", "200", response, error);
   }
+  // The list is also offered as CSV (`Accept: text/csv`); openapi-fetch asks for JSON, so a
+  // string here means the server ignored that.
+  if (typeof data === "string") {
+    throw new UnexpectedResponse("GET /v1/projects", "a JSON page", response);
+  }
 
   const more = data.next_cursor ? " (more pages available)" : "";
-  console.log(`GET /v1/projects?limit=5 -> ${response.status}, ${data.data.length} project(s)${more}`);
+  console.log(`GET /v1/projects?limit=5&include=partners -> ${response.status}, ${data.data.length} project(s)${more}`);
   for (const project of data.data) {
     console.log(`  ${project.id}  [${project.status}]  ${project.title_en ?? project.title}`);
-
-    const partners = await kopa.GET("/v1/projects/{id}/partners", {
-      params: { path: { id: project.id } },
-    });
-    if (partners.error) {
-      throw new UnexpectedResponse(
-        `GET /v1/projects/${project.id}/partners`,
-        "200",
-        partners.response,
-        partners.error,
-      );
-    }
-    for (const partner of partners.data.data) {
-      console.log(`      partner ${partner.organisation_id} as ${partner.role}`);
+    for (const partner of project.partners ?? []) {
+      console.log(`      partner ${partner.organisation?.name ?? partner.organisation_id} as ${partner.role}`);
     }
   }
 }

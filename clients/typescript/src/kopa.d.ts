@@ -267,7 +267,8 @@ export interface paths {
         };
         /**
          * List organisations
-         * @description Ordered by id (creation order); filters combine with AND.
+         * @description Filters combine with AND; keyset pagination under every sort. With `Accept: text/csv` or
+         *     `format=csv` the whole list streams as CSV with kind labels.
          */
         get: operations["list_organisations"];
         put?: never;
@@ -353,7 +354,9 @@ export interface paths {
         };
         /**
          * List projects
-         * @description Ordered by id (creation order); filters combine with AND.
+         * @description Filters combine with AND. Pagination is keyset under every sort, so pages neither skip nor
+         *     repeat records while others are added. With `Accept: text/csv` or `format=csv` the whole
+         *     list streams as CSV (one row per project, labels beside codes).
          */
         get: operations["list_projects"];
         put?: never;
@@ -372,7 +375,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a project */
+        /**
+         * Get a project
+         * @description With `include` or a language the response is not the bare record, so it carries a weak
+         *     ETag of its content instead of the record's strong one.
+         */
         get: operations["find_project"];
         put?: never;
         post?: never;
@@ -877,6 +884,11 @@ export interface components {
              */
             message: string;
         };
+        /**
+         * @description The representation asked for with `format=`.
+         * @enum {string}
+         */
+        Format: "json" | "csv";
         /** @description One funding line: who pays which share (and amount) of the project. */
         Funding: {
             /**
@@ -1047,6 +1059,11 @@ export interface components {
             id: string | null;
             outcome: components["schemas"]["ItemOutcome"];
         };
+        /**
+         * @description A language code (ISO 639-1).
+         * @enum {string}
+         */
+        Lang: "lv" | "en" | "ru";
         /** @description The writable fields of a metric value (create body; PATCH merges into it). */
         MetricInput: {
             /**
@@ -1332,6 +1349,8 @@ export interface components {
              * @example 1
              */
             version: number;
+            /** @description Projects the organisation leads or partners in (with `include=projects` on the list). */
+            projects?: components["schemas"]["ProjectRole"][];
         };
         /** @description The writable fields of an organisation (create body; PATCH merges into it). */
         OrganisationInput: {
@@ -1623,6 +1642,8 @@ export interface components {
              * @example 1
              */
             version: number;
+            /** @description The partner organisation (when embedded with `include=partners` on projects). */
+            organisation?: components["schemas"]["Organisation"];
         };
         /** @description The writable fields of a partnership (create body; PATCH merges into it). */
         PartnerInput: {
@@ -1996,6 +2017,23 @@ export interface components {
             source_document: string | null;
             /** @description Funding lines. */
             funding: components["schemas"]["Funding"][];
+            /** @description All stored translations of the title, summary and aim. */
+            translations: components["schemas"]["Translations"];
+            /**
+             * @description The language `title`, `summary` and `aim` are given in: the one asked for with `lang` or
+             *     `Accept-Language` where a translation exists, otherwise `lv` (the original).
+             */
+            language: components["schemas"]["Lang"];
+            /** @description The lead organisation (with `include=lead_organisation`). */
+            lead_organisation?: components["schemas"]["Organisation"];
+            /** @description The main programme (with `include=programme`; `null` when the project has none). */
+            programme?: components["schemas"]["Programme"];
+            /** @description Partners, each with its organisation (with `include=partners`). */
+            partners?: components["schemas"]["Partner"][];
+            /** @description Activities (with `include=activities`). */
+            activities?: components["schemas"]["Activity"][];
+            /** @description Metric values (with `include=metrics`). */
+            metrics?: components["schemas"]["MetricValue"][];
             /**
              * @description The contact person: personal data, present only on a single project read with a key
              *     that may see the project's private data (`read:private` of a lead or partner, or `admin`).
@@ -2133,6 +2171,8 @@ export interface components {
             source_document?: string | null;
             /** @description Funding lines (replaced as a whole on PATCH). */
             funding?: components["schemas"]["Funding"][];
+            /** @description Translations of the title, summary and aim (`lang=` picks one when reading). */
+            translations?: components["schemas"]["Translations"];
         };
         /** @description JSON Merge Patch of a `ProjectInput`: any subset of its fields; `null` clears an optional field. */
         ProjectPatch: {
@@ -2246,6 +2286,28 @@ export interface components {
             source_document?: string | null;
             /** @description Funding lines (replaced as a whole on PATCH). */
             funding?: components["schemas"]["Funding"][] | null;
+            translations?: null | components["schemas"]["Translations"];
+        };
+        /** @description An organisation's part in one project, as embedded in the organisation. */
+        ProjectRole: {
+            /**
+             * Format: uuid
+             * @description The project.
+             * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a81
+             */
+            project_id: string;
+            /**
+             * @description The project's title (original language).
+             * @example Mēs kopā dzīvojam mūsu valstī
+             */
+            title: string;
+            /** @description The project's status. */
+            status: components["schemas"]["ProjectStatus"];
+            /**
+             * @description `lead`, or the partner role code (`/v1/vocabularies/partner_roles`).
+             * @example lead
+             */
+            role: string;
         };
         /**
          * @description Lifecycle of a project. `draft` records are not yet published.
@@ -2285,6 +2347,25 @@ export interface components {
              * @example 3
              */
             position: number;
+        };
+        /** @description A project's texts in one language; each is optional (missing ones fall back to the original). */
+        TranslatedTexts: {
+            /**
+             * @description Title.
+             * @example Coalition for minority political participation in the public sector
+             */
+            title?: string;
+            /** @description Summary. */
+            summary?: string;
+            /** @description Aim. */
+            aim?: string;
+        };
+        /** @description Translations of a project's texts, by language. Latvian is the original language. */
+        Translations: {
+            /** @description English. */
+            en?: components["schemas"]["TranslatedTexts"];
+            /** @description Russian. */
+            ru?: components["schemas"]["TranslatedTexts"];
         };
         /** @description A vocabulary with all its terms, in display order. */
         Vocabulary: {
@@ -2503,7 +2584,7 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Strong entity tag; send as If-None-Match or If-Match */
                     ETag?: string;
-                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
                 };
@@ -2646,7 +2727,7 @@ export interface operations {
                     ETag?: string;
                     /** @description `<url>; rel="next"` when there is a next page */
                     Link?: string;
-                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
                 };
@@ -2777,7 +2858,7 @@ export interface operations {
                     ETag?: string;
                     /** @description `<url>; rel="next"` when there is a next page */
                     Link?: string;
-                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
                 };
@@ -2870,7 +2951,7 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Strong entity tag; send as If-None-Match or If-Match */
                     ETag?: string;
-                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
                 };
@@ -3051,7 +3132,7 @@ export interface operations {
                     ETag?: string;
                     /** @description `<url>; rel="next"` when there is a next page */
                     Link?: string;
-                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
                 };
@@ -3143,7 +3224,7 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Strong entity tag; send as If-None-Match or If-Match */
                     ETag?: string;
-                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
                 };
@@ -3296,7 +3377,7 @@ export interface operations {
                     ETag?: string;
                     /** @description `<url>; rel="next"` when there is a next page */
                     Link?: string;
-                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
                 };
@@ -3322,12 +3403,34 @@ export interface operations {
     list_organisations: {
         parameters: {
             query?: {
-                /** @description Page size. */
+                /** @description Page size (at most 50 with `include`). */
                 limit?: number;
                 /** @description Opaque cursor from a previous page's `next_cursor`. */
                 cursor?: string;
                 /** @description Include the total number of matching records. */
                 count?: boolean;
+                /**
+                 * @description Order: `id` (default; creation order), `name`, `updated_at`, or `relevance` (default
+                 *     with `q`); prefix `-` for descending.
+                 * @example name
+                 */
+                sort?: string;
+                /**
+                 * @description Search names, short names and registration numbers; ignores case, diacritics and Latvian
+                 *     word endings.
+                 * @example ilukstes
+                 */
+                q?: string;
+                /**
+                 * @description `projects` embeds the projects each organisation leads or partners in (id, title,
+                 *     status, role).
+                 * @example projects
+                 */
+                include?: string;
+                /** @description Language of labels in CSV exports. */
+                lang?: components["schemas"]["Lang"];
+                /** @description `csv` streams the whole filtered list as CSV (like `Accept: text/csv`). */
+                format?: components["schemas"]["Format"];
                 /**
                  * @description Only organisations of this kind (`/v1/vocabularies/organisation_kinds`).
                  * @example municipality
@@ -3338,6 +3441,11 @@ export interface operations {
                  * @example LV
                  */
                 country?: string;
+                /**
+                 * @description Only organisations changed at or after this instant.
+                 * @example 2026-11-01T00:00:00Z
+                 */
+                updated_since?: string;
             };
             header?: {
                 /** @description ETag(s) the client holds; a match gives 304 Not Modified */
@@ -3348,7 +3456,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description One page of organisations */
+            /** @description One page of organisations (or the whole list as CSV) */
             200: {
                 headers: {
                     /** @description `public, max-age=60` without a key; `private, no-cache` with one */
@@ -3357,12 +3465,13 @@ export interface operations {
                     ETag?: string;
                     /** @description `<url>; rel="next"` when there is a next page */
                     Link?: string;
-                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Page_Organisation"];
+                    "text/csv": string;
                 };
             };
             /** @description Not modified (If-None-Match matched) */
@@ -3450,7 +3559,7 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Strong entity tag; send as If-None-Match or If-Match */
                     ETag?: string;
-                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
                 };
@@ -3615,7 +3724,7 @@ export interface operations {
                     ETag?: string;
                     /** @description `<url>; rel="next"` when there is a next page */
                     Link?: string;
-                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
                 };
@@ -3708,7 +3817,7 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Strong entity tag; send as If-None-Match or If-Match */
                     ETag?: string;
-                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
                 };
@@ -3844,16 +3953,51 @@ export interface operations {
     list_projects: {
         parameters: {
             query?: {
-                /** @description Page size. */
+                /** @description Page size (at most 50 with `include`). */
                 limit?: number;
                 /** @description Opaque cursor from a previous page's `next_cursor`. */
                 cursor?: string;
                 /** @description Include the total number of matching records. */
                 count?: boolean;
+                /**
+                 * @description Order: `id` (default; creation order), `updated_at`, `title`, `start_date`, `end_date`,
+                 *     or `relevance` (default with `q`); prefix `-` for descending. Unknown dates sort last.
+                 * @example -start_date
+                 */
+                sort?: string;
+                /**
+                 * @description Full-text search over titles, summaries, aims and reference numbers, in every
+                 *     language; ignores case and diacritics (`ilukste` finds `Ilūkstes`) and Latvian word
+                 *     endings; best matches first unless `sort` says otherwise.
+                 * @example ilukste
+                 */
+                q?: string;
+                /**
+                 * @description Embed related records: any of `partners` (each with its organisation), `activities`,
+                 *     `metrics`, `lead_organisation`, `programme`, comma-separated. (`funding` is accepted
+                 *     and always embedded.)
+                 * @example partners,activities
+                 */
+                include?: string;
+                /**
+                 * @description Language of titles, summaries and aims (falls back to the original); overrides
+                 *     `Accept-Language`.
+                 */
+                lang?: components["schemas"]["Lang"];
+                /**
+                 * @description `csv` streams the whole filtered list as CSV (like `Accept: text/csv`); `limit` and
+                 *     `cursor` then do not apply.
+                 */
+                format?: components["schemas"]["Format"];
                 /** @description Only projects with this status. */
                 status?: components["schemas"]["ProjectStatus"];
-                /** @description Only projects this organisation leads or partners in. */
+                /** @description Only projects this organisation leads or partners in (with `role`: holds that role). */
                 organisation?: string;
+                /**
+                 * @description Only projects where some partner holds this role (`/v1/vocabularies/partner_roles`).
+                 * @example partner
+                 */
+                role?: string;
                 /** @description Only projects this organisation leads. */
                 lead_organisation?: string;
                 /** @description Only projects under this programme (main programme or a funding line). */
@@ -3869,10 +4013,44 @@ export interface operations {
                  */
                 region?: string;
                 /**
+                 * @description Only projects with an activity of this kind (`/v1/vocabularies/activity_kinds`).
+                 * @example course
+                 */
+                activity_kind?: string;
+                /**
+                 * @description Only projects reporting values of this indicator (code).
+                 * @example participants
+                 */
+                indicator?: string;
+                /**
                  * @description Only the project with this reference number.
                  * @example 2012.EEZ/PP/2/MAC/016/037
                  */
                 reference?: string;
+                /**
+                 * @description Only projects running on this day (started on or before it, not ended before it).
+                 * @example 2013-03-08
+                 */
+                active_on?: string;
+                /**
+                 * @description Only projects starting on or after this day.
+                 * @example 2012-01-01
+                 */
+                starts_after?: string;
+                /**
+                 * @description Only projects starting on or before this day.
+                 * @example 2013-12-31
+                 */
+                starts_before?: string;
+                /** @description Only projects ending on or after this day. */
+                ends_after?: string;
+                /** @description Only projects ending on or before this day. */
+                ends_before?: string;
+                /**
+                 * @description Only projects changed at or after this instant.
+                 * @example 2026-11-01T00:00:00Z
+                 */
+                updated_since?: string;
             };
             header?: {
                 /** @description ETag(s) the client holds; a match gives 304 Not Modified */
@@ -3883,21 +4061,24 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description One page of projects */
+            /** @description One page of projects (or the whole list as CSV) */
             200: {
                 headers: {
                     /** @description `public, max-age=60` without a key; `private, no-cache` with one */
                     "Cache-Control"?: string;
+                    /** @description The language asked for, when one was */
+                    "Content-Language"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
                     /** @description `<url>; rel="next"` when there is a next page */
                     Link?: string;
-                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Page_Project"];
+                    "text/csv": string;
                 };
             };
             /** @description Not modified (If-None-Match matched) */
@@ -3965,7 +4146,20 @@ export interface operations {
     };
     find_project: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Embed related records: any of `partners` (each with its organisation), `activities`,
+                 *     `metrics`, `lead_organisation`, `programme`, comma-separated (`funding` is always
+                 *     embedded). The response then carries a weak ETag of its whole content.
+                 * @example partners,activities,metrics
+                 */
+                include?: string;
+                /**
+                 * @description Language of the title, summary and aim (falls back to the original); overrides
+                 *     `Accept-Language`.
+                 */
+                lang?: components["schemas"]["Lang"];
+            };
             header?: {
                 /** @description ETag(s) the client holds; a match gives 304 Not Modified */
                 "If-None-Match"?: string;
@@ -3983,9 +4177,11 @@ export interface operations {
                 headers: {
                     /** @description `public, max-age=60` without a key; `private, no-cache` with one */
                     "Cache-Control"?: string;
-                    /** @description Strong entity tag; send as If-None-Match or If-Match */
+                    /** @description The language asked for, when one was */
+                    "Content-Language"?: string;
+                    /** @description Entity tag; send as If-None-Match or If-Match */
                     ETag?: string;
-                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
                 };
@@ -4145,7 +4341,7 @@ export interface operations {
                     ETag?: string;
                     /** @description `<url>; rel="next"` when there is a next page */
                     Link?: string;
-                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
                 };
@@ -4261,7 +4457,7 @@ export interface operations {
                     ETag?: string;
                     /** @description `<url>; rel="next"` when there is a next page */
                     Link?: string;
-                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
                 };
@@ -4375,7 +4571,7 @@ export interface operations {
                     ETag?: string;
                     /** @description `<url>; rel="next"` when there is a next page */
                     Link?: string;
-                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
                 };
@@ -4475,7 +4671,7 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Strong entity tag; send as If-None-Match or If-Match */
                     ETag?: string;
-                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
                 };
@@ -4622,7 +4818,7 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
-                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
                 };
@@ -4666,7 +4862,7 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
-                    /** @description `Authorization, Accept, Accept-Encoding` */
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
                 };

@@ -1,0 +1,443 @@
+//! The shared machinery of the public lists: a small SQL builder with numbered binds, `sort=`
+//! parsing into keyset orders, `q=` search, `include=` parsing and the date/time filters.
+//!
+//! Lists are built as SQL text rather than Diesel's typed DSL because their shape varies with
+//! the request (the sort key, a relevance expression, optional joins) in ways the typed DSL
+//! can only express with one boxed query per combination. Every value still travels as a bind
+//! parameter; only fixed fragments from this crate are ever spliced into the text.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::pg::Pg;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::sql_types;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::auth::Visibility;
+use crate::error::{ApiError, ApiResult};
+use crate::pagination;
+
+/// A value bound to a `$n` placeholder.
+#[derive(Debug, Clone)]
+pub enum Value {
+    Uuid(Uuid),
+    Uuids(Vec<Uuid>),
+    Text(String),
+    Texts(Vec<String>),
+    Date(NaiveDate),
+    Time(DateTime<Utc>),
+    Int(i64),
+}
+
+/// SQL text and the values of its placeholders, in order.
+#[derive(Debug, Default, Clone)]
+pub struct Sql {
+    text: String,
+    binds: Vec<Value>,
+}
+
+impl Sql {
+    pub fn new(text: &str) -> Self {
+        Sql {
+            text: text.to_owned(),
+            binds: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Registers a value and returns its placeholder (`$n`), to be used any number of times.
+    pub fn bind(&mut self, value: Value) -> String {
+        self.binds.push(value);
+        format!("${}", self.binds.len())
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn into_query(self) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+        let mut query = diesel::sql_query(self.text).into_boxed::<Pg>();
+        for value in self.binds {
+            query = match value {
+                Value::Uuid(v) => query.bind::<sql_types::Uuid, _>(v),
+                Value::Uuids(v) => query.bind::<sql_types::Array<sql_types::Uuid>, _>(v),
+                Value::Text(v) => query.bind::<sql_types::Text, _>(v),
+                Value::Texts(v) => query.bind::<sql_types::Array<sql_types::Text>, _>(v),
+                Value::Date(v) => query.bind::<sql_types::Date, _>(v),
+                Value::Time(v) => query.bind::<sql_types::Timestamptz, _>(v),
+                Value::Int(v) => query.bind::<sql_types::BigInt, _>(v),
+            };
+        }
+        query
+    }
+}
+
+/// A `WHERE` clause under construction: conditions joined with AND over binds shared with the
+/// rest of the statement.
+#[derive(Debug, Default, Clone)]
+pub struct Filters {
+    sql: Sql,
+    conditions: Vec<String>,
+}
+
+impl Filters {
+    pub fn bind(&mut self, value: Value) -> String {
+        self.sql.bind(value)
+    }
+
+    pub fn and(&mut self, condition: String) {
+        self.conditions.push(condition);
+    }
+
+    /// `WHERE a AND b ...` (empty when there are no conditions).
+    pub fn where_clause(&self) -> String {
+        if self.conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.conditions.join(" AND "))
+        }
+    }
+
+    /// Restricts `project_column` to projects the caller may see.
+    pub fn visible(&mut self, visibility: Visibility, project_column: &str) {
+        match visibility {
+            Visibility::All => {}
+            Visibility::Published => self.and(format!(
+                "EXISTS (SELECT 1 FROM projects v WHERE v.id = {project_column} AND v.status <> 'draft')"
+            )),
+            Visibility::PublishedAndOwn(org) => {
+                let org = self.bind(Value::Uuid(org));
+                self.and(format!(
+                    "EXISTS (SELECT 1 FROM projects v WHERE v.id = {project_column} AND (v.status <> 'draft' \
+                     OR v.lead_organisation_id = {org} OR EXISTS (SELECT 1 FROM project_partners vp \
+                     WHERE vp.project_id = v.id AND vp.organisation_id = {org})))"
+                ))
+            }
+        }
+    }
+
+    /// The binds so far, with no text: for statements that place the clause themselves.
+    pub fn binds_only(&self) -> Sql {
+        self.sql.clone()
+    }
+
+    /// A statement that starts with `select_from` and ends with this WHERE clause.
+    pub fn statement(&self, select_from: &str) -> Sql {
+        let mut sql = self.sql.clone();
+        sql.push(select_from).push(&self.where_clause());
+        sql
+    }
+}
+
+/// What a sort key's values are, so a cursor's text can be cast back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    Date,
+    Time,
+    Text,
+    Float,
+}
+
+impl KeyType {
+    fn cast(self) -> &'static str {
+        match self {
+            KeyType::Date => "date",
+            KeyType::Time => "timestamptz",
+            KeyType::Text => "text",
+            KeyType::Float => "float8",
+        }
+    }
+}
+
+/// One field a list may be sorted by.
+#[derive(Debug, Clone, Copy)]
+pub struct SortField {
+    pub name: &'static str,
+    /// The key expression when sorting ascending and descending (they differ where unknown
+    /// values must sort last both ways); both are indexed together with the id.
+    pub ascending: &'static str,
+    pub descending: &'static str,
+    pub key_type: KeyType,
+}
+
+impl SortField {
+    /// A sort on a NOT NULL column.
+    pub const fn column(name: &'static str, column: &'static str, key_type: KeyType) -> Self {
+        SortField {
+            name,
+            ascending: column,
+            descending: column,
+            key_type,
+        }
+    }
+}
+
+/// A parsed `sort=`: the key expression (none = by id only), its direction and the name the
+/// cursor records so it cannot be replayed under another order.
+#[derive(Debug, Clone)]
+pub struct Order {
+    pub name: String,
+    key: Option<(String, KeyType)>,
+    descending: bool,
+}
+
+/// The relevance order of a search (`sort=relevance`, the default with `q`).
+pub const RELEVANCE: &str = "relevance";
+
+impl Order {
+    /// Parses `sort` against `fields` (`name` or `-name`; `id`/`-id` always allowed).
+    /// `search` is the relevance expression when the request has `q`.
+    pub fn parse(
+        raw: Option<&str>,
+        fields: &[SortField],
+        search: Option<&str>,
+        id_column: &str,
+    ) -> ApiResult<Self> {
+        let raw = match raw {
+            Some(raw) => raw,
+            None if search.is_some() => RELEVANCE,
+            None => "id",
+        };
+        let (descending, name) = match raw.strip_prefix('-') {
+            Some(name) => (true, name),
+            None => (false, raw),
+        };
+        let key = if name == "id" {
+            None
+        } else if name == RELEVANCE {
+            let Some(expr) = search else {
+                return Err(ApiError::bad_param(
+                    "sort",
+                    "invalid",
+                    "sort=relevance needs q",
+                ));
+            };
+            if descending {
+                return Err(ApiError::bad_param(
+                    "sort",
+                    "invalid",
+                    "relevance sorts best first; use sort=relevance",
+                ));
+            }
+            // Best first: the key is negated so every order is "ascending key, then id".
+            Some((format!("(-({expr}))"), KeyType::Float))
+        } else {
+            let Some(field) = fields.iter().find(|f| f.name == name) else {
+                let mut names: Vec<&str> = vec!["id"];
+                names.extend(fields.iter().map(|f| f.name));
+                if search.is_some() {
+                    names.push(RELEVANCE);
+                }
+                return Err(ApiError::bad_param(
+                    "sort",
+                    "invalid",
+                    format!(
+                        "cannot sort by `{name}`; sort by one of {} (prefix `-` for descending)",
+                        names.join(", ")
+                    ),
+                ));
+            };
+            let expr = if descending {
+                field.descending
+            } else {
+                field.ascending
+            };
+            Some((expr.to_owned(), field.key_type))
+        };
+        let _ = id_column;
+        Ok(Order {
+            name: raw.to_owned(),
+            key,
+            descending,
+        })
+    }
+
+    /// `<key> AS sort_key` for the select list (NULL when ordering by id alone).
+    pub fn key_column(&self) -> String {
+        match &self.key {
+            Some((expr, _)) => format!("({expr})::text AS sort_key"),
+            None => "NULL::text AS sort_key".to_owned(),
+        }
+    }
+
+    /// Adds the keyset condition for the page after `cursor`.
+    pub fn after(&self, filters: &mut Filters, cursor: Option<&Cursor>, id_column: &str) {
+        let Some(cursor) = cursor else { return };
+        let op = if self.descending { "<" } else { ">" };
+        let id = filters.bind(Value::Uuid(cursor.id));
+        match (&self.key, &cursor.key) {
+            (Some((expr, key_type)), Some(key)) => {
+                let key = filters.bind(Value::Text(key.clone()));
+                filters.and(format!(
+                    "(({expr}), {id_column}) {op} ({key}::{}, {id})",
+                    key_type.cast()
+                ));
+            }
+            _ => filters.and(format!("{id_column} {op} {id}")),
+        }
+    }
+
+    /// `ORDER BY` clause with the id as the tie-breaker.
+    pub fn order_by(&self, id_column: &str) -> String {
+        let direction = if self.descending { "DESC" } else { "ASC" };
+        match &self.key {
+            Some((expr, _)) => format!(" ORDER BY ({expr}) {direction}, {id_column} {direction}"),
+            None => format!(" ORDER BY {id_column} {direction}"),
+        }
+    }
+}
+
+/// A position in a sorted list: the last row's sort key (as text) and id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Cursor {
+    #[serde(rename = "v", default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(rename = "i")]
+    pub id: Uuid,
+}
+
+impl Cursor {
+    pub fn decode(raw: Option<&str>, order: &Order) -> ApiResult<Option<Cursor>> {
+        pagination::decode_cursor(raw, &order.name)
+    }
+}
+
+/// A parsed `q=`: a word query (each word a prefix, common Latvian endings dropped so
+/// `integrācijas` finds `integrācija`) and the raw text for trigram similarity.
+#[derive(Debug, Clone)]
+pub struct Search {
+    words: String,
+    text: String,
+}
+
+/// Inflection endings dropped from search words longer than the ending plus three letters,
+/// longest first (noun and adjective case endings of the Latvian declensions).
+const ENDINGS: &[&str] = &[
+    "ajiem", "ajām", "ajam", "ajai", "iem", "ām", "ēm", "īm", "os", "as", "es", "is", "us", "ai",
+    "ei", "am", "em", "im", "um", "ij", "a", "e", "i", "u", "s", "š", "ā", "ē", "ī", "o",
+];
+
+impl Search {
+    pub fn parse(raw: Option<&str>) -> ApiResult<Option<Search>> {
+        let Some(raw) = raw else { return Ok(None) };
+        let words: Vec<String> = raw
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(|w| stem(&w.to_lowercase()))
+            .collect();
+        if words.is_empty() {
+            return Err(ApiError::bad_param(
+                "q",
+                "invalid",
+                "q must contain at least one letter or digit",
+            ));
+        }
+        if raw.chars().count() > 200 || words.len() > 20 {
+            return Err(ApiError::bad_param(
+                "q",
+                "too_long",
+                "q is at most 200 characters and 20 words",
+            ));
+        }
+        let words = words
+            .iter()
+            .map(|w| format!("{w}:*"))
+            .collect::<Vec<_>>()
+            .join(" & ");
+        Ok(Some(Search {
+            words,
+            text: raw.to_owned(),
+        }))
+    }
+
+    /// Adds the match condition over a folded `search_text` column and returns the relevance
+    /// expression for it (higher is better).
+    pub fn apply(&self, filters: &mut Filters, column: &str) -> String {
+        let words = filters.bind(Value::Text(self.words.clone()));
+        let text = filters.bind(Value::Text(self.text.clone()));
+        let vector = format!("to_tsvector('simple'::regconfig, {column})");
+        let query = format!("to_tsquery('simple'::regconfig, kopa_fold({words}))");
+        filters.and(format!(
+            "({vector} @@ {query} OR kopa_fold({text}) <% {column})"
+        ));
+        format!("ts_rank({vector}, {query}) + word_similarity(kopa_fold({text}), {column})")
+    }
+}
+
+fn stem(word: &str) -> String {
+    let letters = word.chars().count();
+    for ending in ENDINGS {
+        let ending_letters = ending.chars().count();
+        if letters >= ending_letters + 4 && word.ends_with(ending) {
+            return word[..word.len() - ending.len()].to_owned();
+        }
+    }
+    word.to_owned()
+}
+
+/// Parses a comma-separated `include=` against the names a resource can embed.
+pub fn parse_include<T: Copy>(raw: Option<&str>, allowed: &[(&str, T)]) -> ApiResult<Vec<T>> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    let mut chosen = Vec::new();
+    for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        match allowed.iter().find(|(n, _)| *n == name) {
+            Some((_, value)) => chosen.push(*value),
+            None => {
+                let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
+                return Err(ApiError::bad_param(
+                    "include",
+                    "invalid",
+                    format!(
+                        "cannot include `{name}`; include any of {}",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+/// The largest page a list with embedded records serves: every embedded list is complete, so
+/// the page is what bounds the response.
+pub const MAX_LIMIT_WITH_INCLUDE: i64 = 50;
+
+/// `limit`, capped lower when records embed others.
+pub fn limit(raw: Option<i64>, including: bool) -> ApiResult<i64> {
+    let limit = pagination::limit(raw)?;
+    if including && limit > MAX_LIMIT_WITH_INCLUDE {
+        return Err(ApiError::bad_param(
+            "limit",
+            "out_of_range",
+            format!("with include, limit is at most {MAX_LIMIT_WITH_INCLUDE}"),
+        ));
+    }
+    Ok(limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems_drop_latvian_endings_but_keep_short_words() {
+        assert_eq!(stem("integrācijas"), "integrācij");
+        assert_eq!(stem("ilukstes"), "ilukst");
+        assert_eq!(stem("dzīve"), "dzīv");
+        assert_eq!(stem("rīga"), "rīga");
+        assert_eq!(stem("2013"), "2013");
+    }
+
+    #[test]
+    fn search_rejects_queries_without_words() {
+        assert!(Search::parse(Some(" -- ")).is_err());
+        let search = Search::parse(Some("Ilūkstes novads")).unwrap().unwrap();
+        assert_eq!(search.words, "ilūkst:* & novad:*");
+    }
+}

@@ -1,0 +1,336 @@
+//! Reading organisations: the filtered, sorted, searchable list (JSON or CSV) and the
+//! embedding of each organisation's projects.
+
+use std::collections::HashMap;
+
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::QueryableByName;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use super::{Organisation, OrganisationRow, ProjectRole};
+use crate::app::AppState;
+use crate::auth::{Caller, Visibility};
+use crate::csv_export::{self, Format};
+use crate::error::ApiResult;
+use crate::http::Query;
+use crate::language::Lang;
+use crate::listing::{self, Cursor, Filters, KeyType, Order, Search, SortField, Value};
+use crate::pagination::Page;
+use crate::projects::ProjectStatus;
+use crate::vocabularies::{self, VocabularyName};
+
+const SORTS: &[SortField] = &[
+    SortField::column("name", "o.name", KeyType::Text),
+    SortField::column("updated_at", "o.updated_at", KeyType::Time),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Embed {
+    Projects,
+}
+
+const EMBEDS: &[(&str, Embed)] = &[("projects", Embed::Projects)];
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OrganisationListParams {
+    /// Page size (at most 50 with `include`).
+    #[param(minimum = 1, maximum = 200, default = 50)]
+    pub limit: Option<i64>,
+    /// Opaque cursor from a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Include the total number of matching records.
+    pub count: Option<bool>,
+    /// Order: `id` (default; creation order), `name`, `updated_at`, or `relevance` (default
+    /// with `q`); prefix `-` for descending.
+    #[param(example = "name", pattern = "^-?(id|name|updated_at|relevance)$")]
+    pub sort: Option<String>,
+    /// Search names, short names and registration numbers; ignores case, diacritics and Latvian
+    /// word endings.
+    #[param(example = "ilukstes", min_length = 1, max_length = 200)]
+    pub q: Option<String>,
+    /// `projects` embeds the projects each organisation leads or partners in (id, title,
+    /// status, role).
+    #[param(example = "projects")]
+    pub include: Option<String>,
+    /// Language of labels in CSV exports.
+    pub lang: Option<Lang>,
+    /// `csv` streams the whole filtered list as CSV (like `Accept: text/csv`).
+    pub format: Option<Format>,
+    /// Only organisations of this kind (`/v1/vocabularies/organisation_kinds`).
+    #[param(example = "municipality")]
+    pub kind: Option<String>,
+    /// Only organisations registered in this country (ISO 3166-1 alpha-2).
+    #[param(example = "LV", pattern = "^[A-Z]{2}$")]
+    pub country: Option<String>,
+    /// Only organisations changed at or after this instant.
+    #[param(example = "2026-11-01T00:00:00Z")]
+    pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(QueryableByName)]
+struct Keyed {
+    #[diesel(embed)]
+    record: OrganisationRow,
+    #[diesel(sql_type = Nullable<Text>)]
+    sort_key: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct Total {
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+}
+
+async fn filters(
+    conn: &mut AsyncPgConnection,
+    params: &OrganisationListParams,
+) -> ApiResult<(Filters, Option<String>)> {
+    if let Some(kind) = &params.kind {
+        vocabularies::ensure_code(conn, VocabularyName::OrganisationKinds, "kind", kind).await?;
+    }
+    let mut f = Filters::default();
+    if let Some(kind) = &params.kind {
+        let kind = f.bind(Value::Text(kind.clone()));
+        f.and(format!("o.kind = {kind}"));
+    }
+    if let Some(country) = &params.country {
+        let country = f.bind(Value::Text(country.clone()));
+        f.and(format!("o.country = {country}"));
+    }
+    if let Some(since) = params.updated_since {
+        let since = f.bind(Value::Time(since));
+        f.and(format!("o.updated_at >= {since}"));
+    }
+    let relevance = Search::parse(params.q.as_deref())?.map(|s| s.apply(&mut f, "o.search_text"));
+    Ok((f, relevance))
+}
+
+async fn fetch(
+    conn: &mut AsyncPgConnection,
+    filters: &Filters,
+    order: &Order,
+    cursor: Option<&Cursor>,
+    limit: i64,
+) -> ApiResult<Vec<Keyed>> {
+    let mut filters = filters.clone();
+    order.after(&mut filters, cursor, "o.id");
+    let mut sql = filters.statement(&format!(
+        "SELECT o.*, {} FROM organisations o",
+        order.key_column()
+    ));
+    let limit_param = sql.bind(Value::Int(limit + 1));
+    sql.push(&order.order_by("o.id"))
+        .push(&format!(" LIMIT {limit_param}"));
+    Ok(sql.into_query().load(conn).await?)
+}
+
+#[derive(QueryableByName)]
+struct RoleRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    organisation_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    project_id: Uuid,
+    #[diesel(sql_type = Text)]
+    title: String,
+    #[diesel(sql_type = Text)]
+    status: ProjectStatus,
+    #[diesel(sql_type = Text)]
+    role: String,
+}
+
+/// Embeds each organisation's visible projects, in one query for the whole page.
+async fn embed_projects(
+    conn: &mut AsyncPgConnection,
+    organisations: &mut [Organisation],
+    visibility: Visibility,
+) -> ApiResult<()> {
+    let ids: Vec<Uuid> = organisations.iter().map(|o| o.id).collect();
+    let mut f = Filters::default();
+    let ids = f.bind(Value::Uuids(ids));
+    f.visible(visibility, "p.id");
+    let where_clause = f.where_clause();
+    let mut sql = f.binds_only();
+    sql.push(&format!(
+        "SELECT r.organisation_id, p.id AS project_id, p.title, p.status, r.role FROM ( \
+           SELECT lead_organisation_id AS organisation_id, id AS project_id, 'lead' AS role \
+             FROM projects WHERE lead_organisation_id = ANY({ids}) \
+           UNION ALL SELECT organisation_id, project_id, role FROM project_partners \
+             WHERE organisation_id = ANY({ids})) r \
+         JOIN projects p ON p.id = r.project_id{} ORDER BY r.organisation_id, p.id, r.role",
+        if where_clause.is_empty() {
+            String::new()
+        } else {
+            where_clause.replacen(" WHERE ", " AND ", 1)
+        }
+    ));
+    let rows: Vec<RoleRow> = sql.into_query().load(conn).await?;
+    let mut by_org: HashMap<Uuid, Vec<ProjectRole>> = HashMap::new();
+    for r in rows {
+        by_org
+            .entry(r.organisation_id)
+            .or_default()
+            .push(ProjectRole {
+                project_id: r.project_id,
+                title: r.title,
+                status: r.status,
+                role: r.role,
+            });
+    }
+    for o in organisations.iter_mut() {
+        o.projects = Some(by_org.remove(&o.id).unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// List organisations
+///
+/// Filters combine with AND; keyset pagination under every sort. With `Accept: text/csv` or
+/// `format=csv` the whole list streams as CSV with kind labels.
+#[utoipa::path(
+    tag = "organisations",
+    params(OrganisationListParams),
+    responses((status = 200, description = "One page of organisations (or the whole list as CSV)",
+        content((Page<Organisation> = "application/json"), (String = "text/csv")),
+        headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))))
+)]
+#[get("/organisations")]
+pub async fn list_organisations(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: Caller,
+    Query(params): Query<OrganisationListParams>,
+) -> ApiResult<HttpResponse> {
+    let embeds = listing::parse_include(params.include.as_deref(), EMBEDS)?;
+    let mut conn = state.conn().await?;
+    let (filters, relevance) = filters(&mut conn, &params).await?;
+    let order = Order::parse(params.sort.as_deref(), SORTS, relevance.as_deref(), "o.id")?;
+    let cursor = Cursor::decode(params.cursor.as_deref(), &order)?;
+    if csv_export::wanted(&req, params.format) {
+        let lang = Lang::negotiate(params.lang, &req).unwrap_or(Lang::Lv);
+        let kinds =
+            vocabularies::labels(&mut conn, VocabularyName::OrganisationKinds, lang).await?;
+        let context = Export {
+            kinds,
+            filters,
+            order,
+        };
+        return csv_export::export(
+            state,
+            conn,
+            "organisations",
+            CSV_HEADER,
+            context,
+            cursor,
+            chunk,
+        )
+        .await;
+    }
+    let limit = listing::limit(params.limit, !embeds.is_empty())?;
+    let rows = fetch(&mut conn, &filters, &order, cursor.as_ref(), limit).await?;
+    let keys: Vec<Cursor> = rows
+        .iter()
+        .map(|k| Cursor {
+            key: k.sort_key.clone(),
+            id: k.record.id,
+        })
+        .collect();
+    let mut organisations: Vec<Organisation> = rows
+        .into_iter()
+        .map(|k| Organisation::from(k.record))
+        .collect();
+    if embeds.contains(&Embed::Projects) {
+        embed_projects(&mut conn, &mut organisations, caller.visibility()).await?;
+    }
+    let total = match params.count {
+        Some(true) => {
+            let total: Total = filters
+                .statement("SELECT count(*) AS total FROM organisations o")
+                .into_query()
+                .get_result(&mut conn)
+                .await?;
+            Some(total.total)
+        }
+        _ => None,
+    };
+    Ok(Page::from_keyed(organisations, keys, limit, &order.name)
+        .with_total(total)
+        .respond(&req))
+}
+
+const CSV_HEADER: &[&str] = &[
+    "id",
+    "name",
+    "short_name",
+    "kind",
+    "kind_label",
+    "country",
+    "registration_number",
+    "website",
+    "email",
+    "phone",
+    "updated_at",
+    "version",
+];
+
+struct Export {
+    kinds: HashMap<String, String>,
+    filters: Filters,
+    order: Order,
+}
+
+fn chunk<'a>(
+    conn: &'a mut AsyncPgConnection,
+    export: &'a Export,
+    cursor: Option<Cursor>,
+) -> csv_export::Chunk<'a> {
+    Box::pin(async move {
+        let mut rows = fetch(
+            conn,
+            &export.filters,
+            &export.order,
+            cursor.as_ref(),
+            csv_export::CHUNK,
+        )
+        .await?;
+        let more = rows.len() as i64 > csv_export::CHUNK;
+        rows.truncate(csv_export::CHUNK as usize);
+        let next = more
+            .then(|| {
+                rows.last().map(|k| Cursor {
+                    key: k.sort_key.clone(),
+                    id: k.record.id,
+                })
+            })
+            .flatten();
+        let opt = |v: Option<String>| v.unwrap_or_default();
+        let rows = rows
+            .into_iter()
+            .map(|k| {
+                let o = k.record;
+                let kind_label = export.kinds.get(&o.kind).cloned().unwrap_or_default();
+                vec![
+                    o.id.to_string(),
+                    o.name,
+                    opt(o.short_name),
+                    o.kind,
+                    kind_label,
+                    opt(o.country),
+                    opt(o.registration_number),
+                    opt(o.website),
+                    opt(o.email),
+                    opt(o.phone),
+                    o.updated_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    o.version.to_string(),
+                ]
+            })
+            .collect();
+        Ok((rows, next))
+    })
+}
