@@ -17,8 +17,8 @@ use crate::auth::Caller;
 use crate::db::{DbConn, DbPool};
 use crate::error::{ApiError, ApiResult};
 use crate::{
-    activities, api_keys, health, indicators, metrics, openapi, organisations, partners,
-    programmes, projects, request_context, vocabularies,
+    activities, api_keys, changes, health, indicators, metrics, openapi, organisations, partners,
+    programmes, projects, request_context, stats, vocabularies,
 };
 
 pub struct AppState {
@@ -69,6 +69,8 @@ fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .configure(activities::configure)
         .configure(metrics::configure)
         .configure(indicators::configure)
+        .configure(stats::configure)
+        .configure(changes::configure)
         .configure(vocabularies::configure)
         .configure(api_keys::configure);
 }

@@ -18,15 +18,18 @@ use crate::pagination::{self, Page};
 use crate::schema::activities;
 use crate::validation;
 
+mod list;
+
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_activities)
+        .service(list::search_activities)
         .service(create_activity)
         .service(find_activity)
         .service(update_activity)
         .service(delete_activity);
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = activities, check_for_backend(diesel::pg::Pg))]
 pub struct ActivityRow {
     pub id: Uuid,

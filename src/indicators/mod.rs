@@ -27,8 +27,9 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 crate::text_enum! {
-    /// How an indicator's values combine across projects and periods: `sum` adds them (people
-    /// trained), `max` takes the largest (a capacity), `latest` takes the most recent period's.
+    /// How one project's values of an indicator combine over periods and activities: `sum` adds
+    /// them (people trained), `max` takes the largest (a capacity), `latest` takes the most
+    /// recent period's (a running total). Stats then add the per-project figures.
     Aggregation { Sum => "sum", Max => "max", Latest => "latest" }
 }
 

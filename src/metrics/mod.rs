@@ -12,19 +12,19 @@ use uuid::Uuid;
 use validator::{Validate, ValidationError};
 
 use crate::app::AppState;
-use crate::auth::{self, Access, Caller, Visibility};
+use crate::auth::{Access, Caller};
 use crate::decimal;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, IfMatch, Json, MergePatch, NoParams, Query};
 use crate::pagination::{self, Page};
-use crate::schema::{
-    indicators, metric_revisions, metric_values, project_funding, project_partners, projects,
-};
+use crate::schema::{indicators, metric_revisions, metric_values};
 use crate::validation;
+
+mod list;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(batch::push_metrics)
-        .service(list_metrics)
+        .service(list::list_metrics)
         .service(list_project_metrics)
         .service(create_metric)
         .service(find_metric)
@@ -43,7 +43,7 @@ crate::text_enum! {
 /// Largest accepted value (keeps every value exact in a JSON number and in `numeric(20,4)`).
 pub const MAX_VALUE: f64 = 1e15;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = metric_values, check_for_backend(diesel::pg::Pg))]
 pub struct MetricRow {
     pub id: Uuid,
@@ -274,35 +274,6 @@ pub async fn insert_metric(
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct MetricListParams {
-    /// Page size.
-    #[param(minimum = 1, maximum = 200, default = 50)]
-    pub limit: Option<i64>,
-    /// Opaque cursor from a previous page's `next_cursor`.
-    pub cursor: Option<String>,
-    /// Include the total number of matching records.
-    pub count: Option<bool>,
-    /// Only values of this indicator (code).
-    #[param(example = "people_trained")]
-    pub indicator: Option<String>,
-    /// Only values of this project.
-    pub project: Option<Uuid>,
-    /// Only values of projects this organisation leads or partners in.
-    pub organisation: Option<Uuid>,
-    /// Only values of projects under this programme (main programme or a funding line).
-    pub programme: Option<Uuid>,
-    /// Only values of this activity.
-    pub activity: Option<Uuid>,
-    /// Only actual, target or baseline values.
-    pub kind: Option<MetricKind>,
-    /// Only values about this target group (code).
-    #[param(example = "seniors")]
-    pub target_group: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
 pub struct ProjectMetricListParams {
     /// Page size.
     #[param(minimum = 1, maximum = 200, default = 50)]
@@ -320,104 +291,8 @@ pub struct ProjectMetricListParams {
     pub kind: Option<MetricKind>,
 }
 
+/// Revisions are listed by id.
 const SORT: &str = "id";
-
-async fn page(
-    conn: &mut AsyncPgConnection,
-    req: &HttpRequest,
-    visibility: Visibility,
-    params: MetricListParams,
-) -> ApiResult<HttpResponse> {
-    let limit = pagination::limit(params.limit)?;
-    let after: Option<Uuid> = pagination::decode_cursor(params.cursor.as_deref(), SORT)?;
-    let filtered = || {
-        let mut query = metric_values::table
-            .inner_join(indicators::table)
-            .into_boxed();
-        if let Some(visible) = auth::visible_projects(visibility) {
-            query = query.filter(metric_values::project_id.eq_any(visible));
-        }
-        if let Some(code) = &params.indicator {
-            query = query.filter(indicators::code.eq(code.clone()));
-        }
-        if let Some(project) = params.project {
-            query = query.filter(metric_values::project_id.eq(project));
-        }
-        if let Some(org) = params.organisation {
-            let led = projects::table
-                .filter(projects::lead_organisation_id.eq(org))
-                .select(projects::id);
-            let partnered = project_partners::table
-                .filter(project_partners::organisation_id.eq(org))
-                .select(project_partners::project_id);
-            query = query.filter(
-                metric_values::project_id
-                    .eq_any(led)
-                    .or(metric_values::project_id.eq_any(partnered)),
-            );
-        }
-        if let Some(programme) = params.programme {
-            let main = projects::table
-                .filter(projects::programme_id.eq(programme))
-                .select(projects::id);
-            let funded = project_funding::table
-                .filter(project_funding::programme_id.eq(programme))
-                .select(project_funding::project_id);
-            query = query.filter(
-                metric_values::project_id
-                    .eq_any(main)
-                    .or(metric_values::project_id.eq_any(funded)),
-            );
-        }
-        if let Some(activity) = params.activity {
-            query = query.filter(metric_values::activity_id.eq(activity));
-        }
-        if let Some(kind) = params.kind {
-            query = query.filter(metric_values::kind.eq(kind));
-        }
-        if let Some(group) = &params.target_group {
-            query = query.filter(metric_values::target_group.eq(group.clone()));
-        }
-        query
-    };
-    let mut query = filtered()
-        .select((MetricRow::as_select(), indicators::code))
-        .order(metric_values::id)
-        .limit(limit + 1);
-    if let Some(after) = after {
-        query = query.filter(metric_values::id.gt(after));
-    }
-    let rows: Vec<(MetricRow, String)> = query.load(conn).await?;
-    let total = match params.count {
-        Some(true) => Some(filtered().count().get_result::<i64>(conn).await?),
-        _ => None,
-    };
-    let values = rows
-        .into_iter()
-        .map(|(r, code)| MetricValue::from_parts(r, code))
-        .collect();
-    Ok(Page::from_rows(values, limit, SORT, |m: &MetricValue| m.id)
-        .with_total(total)
-        .respond(req))
-}
-
-/// List metric values across projects
-#[utoipa::path(
-    tag = "metrics",
-    params(MetricListParams),
-    responses((status = 200, description = "One page of metric values", body = Page<MetricValue>,
-        headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))))
-)]
-#[get("/metrics")]
-async fn list_metrics(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    caller: Caller,
-    Query(params): Query<MetricListParams>,
-) -> ApiResult<HttpResponse> {
-    let mut conn = state.conn().await?;
-    page(&mut conn, &req, caller.visibility(), params).await
-}
 
 /// List a project's metric values
 #[utoipa::path(
@@ -437,19 +312,17 @@ async fn list_project_metrics(
     let project = http::parse_id(&id, "project")?;
     let mut conn = state.conn().await?;
     caller.ensure_visible(&mut conn, project).await?;
-    let params = MetricListParams {
+    let params = list::MetricListParams {
         limit: params.limit,
         cursor: params.cursor,
         count: params.count,
         indicator: params.indicator,
         project: Some(project),
-        organisation: None,
-        programme: None,
         activity: params.activity,
         kind: params.kind,
-        target_group: None,
+        ..Default::default()
     };
-    page(&mut conn, &req, caller.visibility(), params).await
+    list::page(state, conn, &req, caller.visibility(), params).await
 }
 
 /// Record a metric value for a project

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::Text;
 use diesel::QueryableByName;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
@@ -48,7 +48,7 @@ pub struct OrganisationListParams {
     pub count: Option<bool>,
     /// Order: `id` (default; creation order), `name`, `updated_at`, or `relevance` (default
     /// with `q`); prefix `-` for descending.
-    #[param(example = "name", pattern = "^-?(id|name|updated_at|relevance)$")]
+    #[param(example = "name", pattern = "^(-?(id|name|updated_at)|relevance)$")]
     pub sort: Option<String>,
     /// Search names, short names and registration numbers; ignores case, diacritics and Latvian
     /// word endings.
@@ -56,7 +56,7 @@ pub struct OrganisationListParams {
     pub q: Option<String>,
     /// `projects` embeds the projects each organisation leads or partners in (id, title,
     /// status, role).
-    #[param(example = "projects")]
+    #[param(example = "projects", pattern = "^projects$")]
     pub include: Option<String>,
     /// Language of labels in CSV exports.
     pub lang: Option<Lang>,
@@ -73,19 +73,7 @@ pub struct OrganisationListParams {
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-#[derive(QueryableByName)]
-struct Keyed {
-    #[diesel(embed)]
-    record: OrganisationRow,
-    #[diesel(sql_type = Nullable<Text>)]
-    sort_key: Option<String>,
-}
-
-#[derive(QueryableByName)]
-struct Total {
-    #[diesel(sql_type = BigInt)]
-    total: i64,
-}
+type Keyed = listing::Keyed<OrganisationRow>;
 
 async fn filters(
     conn: &mut AsyncPgConnection,
@@ -93,6 +81,15 @@ async fn filters(
 ) -> ApiResult<(Filters, Option<String>)> {
     if let Some(kind) = &params.kind {
         vocabularies::ensure_code(conn, VocabularyName::OrganisationKinds, "kind", kind).await?;
+    }
+    if let Some(country) = &params.country {
+        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(crate::error::ApiError::bad_param(
+                "country",
+                "invalid",
+                "country is an ISO 3166-1 alpha-2 code in capitals, like LV",
+            ));
+        }
     }
     let mut f = Filters::default();
     if let Some(kind) = &params.kind {
@@ -118,16 +115,7 @@ async fn fetch(
     cursor: Option<&Cursor>,
     limit: i64,
 ) -> ApiResult<Vec<Keyed>> {
-    let mut filters = filters.clone();
-    order.after(&mut filters, cursor, "o.id");
-    let mut sql = filters.statement(&format!(
-        "SELECT o.*, {} FROM organisations o",
-        order.key_column()
-    ));
-    let limit_param = sql.bind(Value::Int(limit + 1));
-    sql.push(&order.order_by("o.id"))
-        .push(&format!(" LIMIT {limit_param}"));
-    Ok(sql.into_query().load(conn).await?)
+    listing::fetch(conn, "organisations", "o", filters, order, cursor, limit).await
 }
 
 #[derive(QueryableByName)]
@@ -233,13 +221,7 @@ pub async fn list_organisations(
     }
     let limit = listing::limit(params.limit, !embeds.is_empty())?;
     let rows = fetch(&mut conn, &filters, &order, cursor.as_ref(), limit).await?;
-    let keys: Vec<Cursor> = rows
-        .iter()
-        .map(|k| Cursor {
-            key: k.sort_key.clone(),
-            id: k.record.id,
-        })
-        .collect();
+    let keys: Vec<Cursor> = rows.iter().map(|k| k.cursor(k.record.id)).collect();
     let mut organisations: Vec<Organisation> = rows
         .into_iter()
         .map(|k| Organisation::from(k.record))
@@ -248,14 +230,7 @@ pub async fn list_organisations(
         embed_projects(&mut conn, &mut organisations, caller.visibility()).await?;
     }
     let total = match params.count {
-        Some(true) => {
-            let total: Total = filters
-                .statement("SELECT count(*) AS total FROM organisations o")
-                .into_query()
-                .get_result(&mut conn)
-                .await?;
-            Some(total.total)
-        }
+        Some(true) => Some(listing::count(&mut conn, "organisations", "o", &filters).await?),
         _ => None,
     };
     Ok(Page::from_keyed(organisations, keys, limit, &order.name)
@@ -301,12 +276,7 @@ fn chunk<'a>(
         let more = rows.len() as i64 > csv_export::CHUNK;
         rows.truncate(csv_export::CHUNK as usize);
         let next = more
-            .then(|| {
-                rows.last().map(|k| Cursor {
-                    key: k.sort_key.clone(),
-                    id: k.record.id,
-                })
-            })
+            .then(|| rows.last().map(|k| k.cursor(k.record.id)))
             .flatten();
         let opt = |v: Option<String>| v.unwrap_or_default();
         let rows = rows

@@ -6,7 +6,6 @@ use std::collections::{HashMap, HashSet};
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -68,7 +67,7 @@ const SORTS: &[SortField] = &[
     },
 ];
 
-#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ProjectListParams {
@@ -83,7 +82,7 @@ pub struct ProjectListParams {
     /// or `relevance` (default with `q`); prefix `-` for descending. Unknown dates sort last.
     #[param(
         example = "-start_date",
-        pattern = "^-?(id|updated_at|title|start_date|end_date|relevance)$"
+        pattern = "^(-?(id|updated_at|title|start_date|end_date)|relevance)$"
     )]
     pub sort: Option<String>,
     /// Full-text search over titles, summaries, aims and reference numbers, in every
@@ -94,7 +93,10 @@ pub struct ProjectListParams {
     /// Embed related records: any of `partners` (each with its organisation), `activities`,
     /// `metrics`, `lead_organisation`, `programme`, comma-separated. (`funding` is accepted
     /// and always embedded.)
-    #[param(example = "partners,activities")]
+    #[param(
+        example = "partners,activities",
+        pattern = "^(partners|activities|metrics|funding|lead_organisation|programme)(,(partners|activities|metrics|funding|lead_organisation|programme))*$"
+    )]
     pub include: Option<String>,
     /// Language of titles, summaries and aims (falls back to the original); overrides
     /// `Accept-Language`.
@@ -154,7 +156,10 @@ pub struct ProjectReadParams {
     /// Embed related records: any of `partners` (each with its organisation), `activities`,
     /// `metrics`, `lead_organisation`, `programme`, comma-separated (`funding` is always
     /// embedded). The response then carries a weak ETag of its whole content.
-    #[param(example = "partners,activities,metrics")]
+    #[param(
+        example = "partners,activities,metrics",
+        pattern = "^(partners|activities|metrics|funding|lead_organisation|programme)(,(partners|activities|metrics|funding|lead_organisation|programme))*$"
+    )]
     pub include: Option<String>,
     /// Language of the title, summary and aim (falls back to the original); overrides
     /// `Accept-Language`.
@@ -167,8 +172,9 @@ impl ProjectReadParams {
     }
 }
 
-/// The filters of a request, checked against the vocabularies.
-async fn filters(
+/// The filters of a request over projects `p`, checked against the vocabularies; also the
+/// relevance expression when there is a `q`.
+pub async fn filters(
     conn: &mut AsyncPgConnection,
     params: &ProjectListParams,
     visibility: Visibility,
@@ -278,19 +284,7 @@ async fn filters(
     Ok((f, relevance))
 }
 
-#[derive(QueryableByName)]
-struct Keyed {
-    #[diesel(embed)]
-    record: ProjectRow,
-    #[diesel(sql_type = Nullable<Text>)]
-    sort_key: Option<String>,
-}
-
-#[derive(QueryableByName)]
-struct Total {
-    #[diesel(sql_type = BigInt)]
-    total: i64,
-}
+type Keyed = listing::Keyed<ProjectRow>;
 
 /// One page (up to `limit + 1` rows, the extra one telling there is more) after `cursor`.
 async fn fetch(
@@ -300,16 +294,7 @@ async fn fetch(
     cursor: Option<&Cursor>,
     limit: i64,
 ) -> ApiResult<Vec<Keyed>> {
-    let mut filters = filters.clone();
-    order.after(&mut filters, cursor, "p.id");
-    let mut sql = filters.statement(&format!(
-        "SELECT p.*, {} FROM projects p",
-        order.key_column()
-    ));
-    let limit_param = sql.bind(Value::Int(limit + 1));
-    sql.push(&order.order_by("p.id"))
-        .push(&format!(" LIMIT {limit_param}"));
-    Ok(sql.into_query().load(conn).await?)
+    listing::fetch(conn, "projects", "p", filters, order, cursor, limit).await
 }
 
 /// Embeds the requested records into `projects`: one query per kind of record, whatever the
@@ -404,7 +389,7 @@ pub async fn embed(
             .map(|r| (r.id, Programme::from(r)))
             .collect();
         for p in projects.iter_mut() {
-            p.programme = Some(p.programme_id.and_then(|id| found.get(&id).cloned()));
+            p.programme = p.programme_id.and_then(|id| found.get(&id).cloned());
         }
     }
     Ok(())
@@ -471,13 +456,7 @@ pub async fn list_projects(
     let limit = listing::limit(params.limit, !embeds.is_empty())?;
     let cursor = Cursor::decode(params.cursor.as_deref(), &order)?;
     let rows = fetch(&mut conn, &filters, &order, cursor.as_ref(), limit).await?;
-    let keys: Vec<Cursor> = rows
-        .iter()
-        .map(|k| Cursor {
-            key: k.sort_key.clone(),
-            id: k.record.id,
-        })
-        .collect();
+    let keys: Vec<Cursor> = rows.iter().map(|k| k.cursor(k.record.id)).collect();
     let mut projects = assemble(
         &mut conn,
         rows.into_iter().map(|k| k.record).collect(),
@@ -486,14 +465,7 @@ pub async fn list_projects(
     .await?;
     embed(&mut conn, &mut projects, &embeds).await?;
     let total = match params.count {
-        Some(true) => {
-            let total: Total = filters
-                .statement("SELECT count(*) AS total FROM projects p")
-                .into_query()
-                .get_result(&mut conn)
-                .await?;
-            Some(total.total)
-        }
+        Some(true) => Some(listing::count(&mut conn, "projects", "p", &filters).await?),
         _ => None,
     };
     let page = Page::from_keyed(projects, keys, limit, &order.name).with_total(total);
@@ -633,12 +605,7 @@ fn chunk<'a>(
         let more = rows.len() as i64 > csv_export::CHUNK;
         rows.truncate(csv_export::CHUNK as usize);
         let next = more
-            .then(|| {
-                rows.last().map(|k| Cursor {
-                    key: k.sort_key.clone(),
-                    id: k.record.id,
-                })
-            })
+            .then(|| rows.last().map(|k| k.cursor(k.record.id)))
             .flatten();
         let rows = csv_rows(
             conn,

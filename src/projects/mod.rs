@@ -24,7 +24,7 @@ use crate::validation;
 
 mod list;
 
-pub use list::{content_language, embed, Embed};
+pub use list::{content_language, embed, filters, Embed, ProjectListParams};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list::list_projects)
@@ -621,10 +621,10 @@ pub struct Project {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub lead_organisation: Option<crate::organisations::Organisation>,
-    /// The main programme (with `include=programme`; `null` when the project has none).
+    /// The main programme (with `include=programme`; absent when the project has none).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    pub programme: Option<Option<crate::programmes::Programme>>,
+    pub programme: Option<crate::programmes::Programme>,
     /// Partners, each with its organisation (with `include=partners`).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]

@@ -4,6 +4,7 @@
 mod access;
 mod batch;
 mod caching;
+mod changes;
 mod general;
 mod operations;
 mod organisations;
@@ -11,4 +12,5 @@ mod reading;
 mod resources;
 mod scale;
 mod seeds;
+mod stats;
 mod support;

@@ -59,7 +59,17 @@ async fn search_ignores_case_diacritics_and_word_endings() {
         .unwrap()
         .iter()
         .any(|o| o["name"] == "Ilūkstes novada pašvaldība"));
-    app.get("/v1/projects?q=%20-%20").await.assert_problem(400);
+    // A query with no letters or digits matches nothing (it is not an error).
+    for path in [
+        "/v1/projects?q=%20-%20",
+        "/v1/organisations?q=%1A",
+        "/v1/organisations?q=-&sort=relevance",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status, 200, "{path}: {}", response.text);
+        assert_eq!(response.body["data"], json!([]), "{path}");
+    }
+    app.get("/v1/projects?q=").await.assert_problem(400);
 }
 
 fn urlencode(value: &str) -> String {
@@ -113,7 +123,9 @@ async fn filters_combine_and_bad_values_name_the_parameter() {
         ("active_on=2013-13-01", "active_on"),
         ("updated_since=yesterday", "updated_since"),
         ("sort=budget", "sort"),
-        ("sort=relevance", "sort"),
+        ("sort=-relevance", "sort"),
+        ("include=partners,,activities", "include"),
+        ("include=", "include"),
         ("include=everything", "include"),
         ("include=partners&limit=200", "limit"),
         ("lang=de", "lang"),
@@ -246,7 +258,7 @@ async fn include_embeds_related_records_on_lists_and_single_reads() {
         red_cross["lead_organisation"]["id"],
         red_cross["lead_organisation_id"]
     );
-    assert!(red_cross.get("programme").is_some());
+    assert_eq!(red_cross["programme"]["id"], red_cross["programme_id"]);
     for p in projects {
         for key in ["partners", "activities", "metrics"] {
             assert!(p[key].is_array(), "every project embeds {key}");
@@ -376,4 +388,59 @@ async fn languages_pick_a_translation_and_fall_back_to_the_original() {
         .await;
     bad.assert_problem(422);
     assert_eq!(bad.error_field(0), "translations.de");
+}
+
+#[actix_web::test]
+async fn activities_and_metric_values_list_across_projects_and_export_as_csv() {
+    let app = TestApp::new().await;
+    load(&app).await;
+    app.act_as(None);
+    // Activity titles are searchable without diacritics.
+    let response = app.get("/v1/activities?q=paaudzu%20pasakumi").await;
+    assert_eq!(response.status, 200, "{}", response.text);
+    assert!(
+        !response.body["data"].as_array().unwrap().is_empty(),
+        "finds the intergenerational events: {}",
+        response.text
+    );
+    let courses = app.get("/v1/activities?kind=course&count=true").await;
+    assert_eq!(courses.status, 200, "{}", courses.text);
+    for a in courses.body["data"].as_array().unwrap() {
+        assert_eq!(a["kind"], "course");
+    }
+    app.get("/v1/activities?kind=picnic")
+        .await
+        .assert_problem(400);
+    let csv = app.get("/v1/activities?format=csv").await;
+    assert!(csv.content_type().starts_with("text/csv"));
+    let all = app.get("/v1/activities?count=true").await.body["total"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(csv.text.lines().count() as u64, all + 1);
+    assert!(csv.text.lines().next().unwrap().contains("kind_label"));
+
+    let metrics = app
+        .get("/v1/metrics?indicator=participants&region=latgale&count=true")
+        .await;
+    assert_eq!(metrics.status, 200, "{}", metrics.text);
+    assert_eq!(metrics.body["total"], 3);
+    let csv = app
+        .request(
+            actix_web::test::TestRequest::get()
+                .uri("/v1/metrics?indicator=participants")
+                .insert_header(("accept", "text/csv")),
+        )
+        .await;
+    let mut reader = csv::Reader::from_reader(csv.text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 3);
+    let parents = rows.iter().find(|r| &r[column("value")] == "53").unwrap();
+    assert_eq!(&parents[column("target_group_label")], "Jaunie vecāki");
+    assert_eq!(
+        &parents[column("project_title")],
+        "Mēs kopā dzīvojam mūsu valstī"
+    );
+    assert_eq!(&parents[column("unit")], "person");
 }

@@ -66,6 +66,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/activities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List activities across projects
+         * @description Filters combine with AND; keyset pagination under every sort. With `Accept: text/csv` or
+         *     `format=csv` the whole list streams as CSV with kind, region and target group labels.
+         */
+        get: operations["search_activities"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/activities/{id}": {
         parameters: {
             query?: never;
@@ -129,6 +150,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow changes
+         * @description Every create, update and delete of the records you may read, oldest first, in an order
+         *     that never skips a change however writes interleave: a change appears once its transaction
+         *     and every older one have settled. Mirror the registry by taking `since=now`, copying the
+         *     lists, then applying this feed from that cursor: `upsert` → fetch `url`, `delete` → drop.
+         *     Deleting a project also logs deletes of its partners, activities and metric values.
+         */
+        get: operations["list_changes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/indicators": {
         parameters: {
             query?: never;
@@ -182,7 +227,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List metric values across projects */
+        /**
+         * List metric values across projects
+         * @description Filters combine with AND. With `Accept: text/csv` or `format=csv` the whole list streams as
+         *     CSV with the project title, indicator name and unit, and target group labels.
+         */
         get: operations["list_metrics"];
         put?: never;
         post?: never;
@@ -474,6 +523,27 @@ export interface paths {
         patch: operations["update_partner"];
         trace?: never;
     };
+    "/v1/stats/indicators/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sums of an indicator
+         * @description Takes the same project filters as `GET /v1/projects`; `period_from`/`period_to` select
+         *     values by their period. Drafts count only for keys that may read them.
+         */
+        get: operations["indicator_stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/vocabularies": {
         parameters: {
             query?: never;
@@ -705,8 +775,9 @@ export interface components {
             target_groups?: string[] | null;
         };
         /**
-         * @description How an indicator's values combine across projects and periods: `sum` adds them (people
-         *     trained), `max` takes the largest (a capacity), `latest` takes the most recent period's.
+         * @description How one project's values of an indicator combine over periods and activities: `sum` adds
+         *     them (people trained), `max` takes the largest (a capacity), `latest` takes the most
+         *     recent period's (a running total). Stats then add the per-project figures.
          * @enum {string}
          */
         Aggregation: "sum" | "max" | "latest";
@@ -836,6 +907,53 @@ export interface components {
             /** @description One entry per item, in request order. */
             items: components["schemas"]["ItemResult"][];
         };
+        /** @description One change. */
+        Change: {
+            /**
+             * @description Position of this change; pass as `since` to read what came after it.
+             * @example eyJzIjoiY2hhbmdlcyIsImsiOnsidCI6Ijc0NSIsImkiOjEyfX0
+             */
+            cursor: string;
+            /** @description The kind of record. */
+            resource: components["schemas"]["Resource"];
+            /**
+             * Format: uuid
+             * @description The record's id.
+             * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a81
+             */
+            id: string;
+            /** @description `upsert` or `delete`. */
+            op: components["schemas"]["Op"];
+            /**
+             * Format: int32
+             * @description The record's version after the change (`null` for deletes).
+             * @example 2
+             */
+            version: number | null;
+            /**
+             * Format: date-time
+             * @description When the change was made.
+             * @example 2026-11-23T10:00:00Z
+             */
+            changed_at: string;
+            /**
+             * @description Where the record is read (`null` where it can no longer be addressed).
+             * @example /v1/projects/0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a81
+             */
+            url: string | null;
+        };
+        /** @description A page of the change feed. */
+        ChangePage: {
+            /** @description Changes in commit-safe order. */
+            data: components["schemas"]["Change"][];
+            /**
+             * @description Pass as `since` for the next call; never null, so a reader can keep polling with it.
+             * @example eyJzIjoiY2hhbmdlcyIsImsiOnsidCI6Ijc0NSIsImkiOjEyfX0
+             */
+            next_cursor: string;
+            /** @description Whether more changes are ready now (otherwise poll again later). */
+            has_more: boolean;
+        };
         /**
          * @description The person to contact about a project. Personal data: stored, never shown to anonymous
          *     readers (only keys with `read:private` on the project will see it, once API keys exist).
@@ -921,6 +1039,11 @@ export interface components {
              */
             currency: string | null;
         };
+        /**
+         * @description What the groups are.
+         * @enum {string}
+         */
+        GroupBy: "programme" | "organisation" | "region" | "year" | "target_group";
         /** @description A health answer. */
         Health: {
             /**
@@ -1042,6 +1165,29 @@ export interface components {
             unit?: string;
             /** @description How values combine across projects and periods. */
             aggregation?: components["schemas"]["Aggregation"];
+        };
+        /** @description An indicator's figures by group. */
+        IndicatorStats: {
+            /**
+             * @description The indicator's code.
+             * @example participants
+             */
+            indicator: string;
+            /**
+             * @description Its unit (`/v1/vocabularies/units`).
+             * @example person
+             */
+            unit: string;
+            /** @description Its aggregation rule. */
+            aggregation: components["schemas"]["Aggregation"];
+            /** @description Which values were counted. */
+            kind: components["schemas"]["MetricKind"];
+            /** @description How the groups are formed. */
+            group_by: components["schemas"]["GroupBy"];
+            /** @description The groups, by key (`null` last). */
+            groups: components["schemas"]["StatGroup"][];
+            /** @description Every selected project counted once. */
+            total: components["schemas"]["StatGroup"];
         };
         /**
          * @description What a batch did (or, in a dry run, would do) with an item.
@@ -1277,6 +1423,11 @@ export interface components {
              */
             version: number;
         };
+        /**
+         * @description What happened to a record.
+         * @enum {string}
+         */
+        Op: "upsert" | "delete";
         /** @description An organisation as the registry stores it. */
         Organisation: {
             /**
@@ -2026,7 +2177,7 @@ export interface components {
             language: components["schemas"]["Lang"];
             /** @description The lead organisation (with `include=lead_organisation`). */
             lead_organisation?: components["schemas"]["Organisation"];
-            /** @description The main programme (with `include=programme`; `null` when the project has none). */
+            /** @description The main programme (with `include=programme`; absent when the project has none). */
             programme?: components["schemas"]["Programme"];
             /** @description Partners, each with its organisation (with `include=partners`). */
             partners?: components["schemas"]["Partner"][];
@@ -2315,6 +2466,11 @@ export interface components {
          */
         ProjectStatus: "draft" | "planned" | "active" | "completed" | "cancelled";
         /**
+         * @description The kinds of record the feed reports.
+         * @enum {string}
+         */
+        Resource: "organisation" | "programme" | "project" | "partner" | "activity" | "indicator" | "metric";
+        /**
          * @description What a revision records.
          * @enum {string}
          */
@@ -2324,6 +2480,38 @@ export interface components {
          * @enum {string}
          */
         Scope: "metrics:write" | "projects:write" | "read:private" | "admin";
+        /** @description One group's figure. */
+        StatGroup: {
+            /**
+             * @description The group: a programme or organisation id, a region or target group code, a year;
+             *     `null` for values with no programme / region / year / target group.
+             * @example latgale
+             */
+            key: string | null;
+            /**
+             * @description Human label of the key (name, vocabulary label or the year).
+             * @example Latgale
+             */
+            label: string | null;
+            /**
+             * Format: double
+             * @description The figure: per-project values combined by the indicator's rule, added over projects.
+             * @example 487
+             */
+            value: number;
+            /**
+             * Format: int64
+             * @description How many projects contribute.
+             * @example 1
+             */
+            projects: number;
+            /**
+             * Format: int64
+             * @description How many stored values went into it.
+             * @example 4
+             */
+            values: number;
+        };
         /** @description One entry of a vocabulary. */
         Term: {
             /**
@@ -2557,6 +2745,102 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    search_activities: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: number;
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: string;
+                /** @description Include the total number of matching records. */
+                count?: boolean;
+                /**
+                 * @description Order: `id` (default), `start_date`, `updated_at`, or `relevance` (default with `q`);
+                 *     prefix `-` for descending. Unknown dates sort last.
+                 * @example -start_date
+                 */
+                sort?: string;
+                /**
+                 * @description Search titles, places and descriptions; ignores case, diacritics and Latvian endings.
+                 * @example tikšanās
+                 */
+                q?: string;
+                /** @description Language of labels in CSV exports. */
+                lang?: components["schemas"]["Lang"];
+                /** @description `csv` streams the whole filtered list as CSV (like `Accept: text/csv`). */
+                format?: components["schemas"]["Format"];
+                /** @description Only activities of this project. */
+                project?: string;
+                /** @description Only activities of projects this organisation leads or partners in. */
+                organisation?: string;
+                /**
+                 * @description Only activities of this kind (`/v1/vocabularies/activity_kinds`).
+                 * @example meeting
+                 */
+                kind?: string;
+                /**
+                 * @description Only activities in this region (code).
+                 * @example riga
+                 */
+                region?: string;
+                /**
+                 * @description Only activities aimed at this target group (code).
+                 * @example seniors
+                 */
+                target_group?: string;
+                /**
+                 * @description Only activities taking place on this day.
+                 * @example 2013-03-08
+                 */
+                active_on?: string;
+                /** @description Only activities starting on or after this day. */
+                starts_after?: string;
+                /** @description Only activities starting on or before this day. */
+                starts_before?: string;
+                /** @description Only activities changed at or after this instant. */
+                updated_since?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of activities (or the whole list as CSV) */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `<url>; rel="next"` when there is a next page */
+                    Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Activity"];
+                    "text/csv": string;
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
@@ -2820,6 +3104,58 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    list_changes: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A `cursor`/`next_cursor` from this feed; `now` for the current position (take it before
+                 *     copying the lists, then follow the feed from it); absent for the beginning.
+                 * @example now
+                 */
+                since?: string;
+                /** @description Page size. */
+                limit?: number;
+                /** @description Only changes of this kind of record. */
+                resource?: components["schemas"]["Resource"];
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Changes after `since` */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangePage"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
@@ -3094,6 +3430,15 @@ export interface operations {
                 /** @description Include the total number of matching records. */
                 count?: boolean;
                 /**
+                 * @description Order: `id` (default) or `updated_at`; prefix `-` for descending.
+                 * @example -updated_at
+                 */
+                sort?: string;
+                /** @description Language of labels in CSV exports. */
+                lang?: components["schemas"]["Lang"];
+                /** @description `csv` streams the whole filtered list as CSV (like `Accept: text/csv`). */
+                format?: components["schemas"]["Format"];
+                /**
                  * @description Only values of this indicator (code).
                  * @example people_trained
                  */
@@ -3104,6 +3449,11 @@ export interface operations {
                 organisation?: string;
                 /** @description Only values of projects under this programme (main programme or a funding line). */
                 programme?: string;
+                /**
+                 * @description Only values of projects working in this region (code).
+                 * @example latgale
+                 */
+                region?: string;
                 /** @description Only values of this activity. */
                 activity?: string;
                 /** @description Only actual, target or baseline values. */
@@ -3113,6 +3463,18 @@ export interface operations {
                  * @example seniors
                  */
                 target_group?: string;
+                /**
+                 * @description Only values whose period ends on or after this day.
+                 * @example 2012-01-01
+                 */
+                period_from?: string;
+                /**
+                 * @description Only values whose period starts on or before this day.
+                 * @example 2013-12-31
+                 */
+                period_to?: string;
+                /** @description Only values changed at or after this instant. */
+                updated_since?: string;
             };
             header?: {
                 /** @description ETag(s) the client holds; a match gives 304 Not Modified */
@@ -3123,7 +3485,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description One page of metric values */
+            /** @description One page of metric values (or the whole list as CSV) */
             200: {
                 headers: {
                     /** @description `public, max-age=60` without a key; `private, no-cache` with one */
@@ -3138,6 +3500,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Page_MetricValue"];
+                    "text/csv": string;
                 };
             };
             /** @description Not modified (If-None-Match matched) */
@@ -4794,6 +5157,106 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    indicator_stats: {
+        parameters: {
+            query: {
+                /** @description How to group the values. */
+                group_by: components["schemas"]["GroupBy"];
+                /** @description Which values: `actual` (default), `target` or `baseline`. */
+                kind?: components["schemas"]["MetricKind"];
+                /**
+                 * @description Only values whose period ends on or after this day.
+                 * @example 2012-01-01
+                 */
+                period_from?: string;
+                /**
+                 * @description Only values whose period starts on or before this day.
+                 * @example 2013-12-31
+                 */
+                period_to?: string;
+                /** @description Language of group labels. */
+                lang?: components["schemas"]["Lang"];
+                /** @description Only projects with this status. */
+                status?: components["schemas"]["ProjectStatus"];
+                /** @description Only projects this organisation leads or partners in. */
+                organisation?: string;
+                /** @description Only projects this organisation leads. */
+                lead_organisation?: string;
+                /** @description Only projects under this programme (main programme or a funding line). */
+                programme?: string;
+                /**
+                 * @description Only projects aimed at this target group (code).
+                 * @example seniors
+                 */
+                target_group?: string;
+                /**
+                 * @description Only projects working in this region (code).
+                 * @example latgale
+                 */
+                region?: string;
+                /**
+                 * @description Only projects with an activity of this kind.
+                 * @example course
+                 */
+                activity_kind?: string;
+                /**
+                 * @description Only projects running on this day.
+                 * @example 2013-03-08
+                 */
+                active_on?: string;
+                /** @description Only projects starting on or after this day. */
+                starts_after?: string;
+                /** @description Only projects starting on or before this day. */
+                starts_before?: string;
+                /** @description Only projects ending on or after this day. */
+                ends_after?: string;
+                /** @description Only projects ending on or before this day. */
+                ends_before?: string;
+                /** @description Only projects matching this search (as `q` on `/v1/projects`). */
+                q?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path: {
+                /** @description Indicator code */
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The indicator's figures by group */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IndicatorStats"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
