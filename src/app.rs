@@ -22,7 +22,10 @@ use crate::{
 };
 
 pub struct AppState {
+    /// The primary: writes, and reads that must see them.
     pub pool: DbPool,
+    /// A read replica for anonymous reads (`DATABASE_READ_URL`), if configured.
+    pub read_pool: Option<DbPool>,
     pub limiter: RateLimiter,
 }
 
@@ -30,13 +33,30 @@ impl AppState {
     pub fn new(pool: DbPool, limits: RateLimits) -> Self {
         AppState {
             pool,
+            read_pool: None,
             limiter: RateLimiter::new(limits),
         }
     }
 
-    /// A connection for reading.
+    /// Sends anonymous reads to a replica.
+    pub fn with_read_pool(mut self, read_pool: DbPool) -> Self {
+        self.read_pool = Some(read_pool);
+        self
+    }
+
+    /// A connection to the primary.
     pub async fn conn(&self) -> ApiResult<DbConn> {
         Ok(self.pool.get().await?)
+    }
+
+    /// A connection for a read on behalf of `caller`: the replica for anonymous readers (who
+    /// never wrote anything to read back), the primary for anyone with a key, so a partner
+    /// that just wrote reads its own writes.
+    pub async fn reader(&self, caller: &Caller) -> ApiResult<DbConn> {
+        match &self.read_pool {
+            Some(replica) if caller.key().is_none() => Ok(replica.get().await?),
+            _ => self.conn().await,
+        }
     }
 
     /// A connection for writing on behalf of `caller`: the audit and revision triggers read the
@@ -57,6 +77,27 @@ impl AppState {
         .execute(&mut conn)
         .await?;
         Ok(conn)
+    }
+}
+
+/// Where a streaming response gets its connections from after the handler returned: the same
+/// database the handler read from.
+#[derive(Clone)]
+pub struct Reader {
+    state: web::Data<AppState>,
+    caller: Caller,
+}
+
+impl Reader {
+    pub fn new(state: web::Data<AppState>, caller: &Caller) -> Self {
+        Reader {
+            state,
+            caller: caller.clone(),
+        }
+    }
+
+    pub async fn conn(&self) -> ApiResult<DbConn> {
+        self.state.reader(&self.caller).await
     }
 }
 

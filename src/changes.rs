@@ -199,7 +199,7 @@ async fn list_changes(
             ))
         }
     };
-    let mut conn = state.conn().await?;
+    let mut conn = state.reader(&caller).await?;
     let since: Option<Position> = match params.since.as_deref() {
         Some("now") => {
             // Everything below the horizon counts as seen; the id bound covers all its rows.

@@ -124,6 +124,16 @@ pub struct ServeArgs {
     /// Requests per minute per API key (0: no limit).
     #[arg(long, env = "KOPA_RATE_LIMIT_KEY", default_value_t = 6000)]
     pub rate_limit_key: u32,
+    /// A read replica (streaming standby) of the database: anonymous reads go there; writes
+    /// and every request made with an API key (so a writer reads its own writes) use the
+    /// primary. Only with DATABASE_URL.
+    #[arg(
+        long,
+        env = "DATABASE_READ_URL",
+        hide_env_values = true,
+        requires = "database_url"
+    )]
+    pub database_read_url: Option<String>,
 }
 
 impl ServeArgs {

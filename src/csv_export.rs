@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use diesel_async::AsyncPgConnection;
 
-use crate::app::AppState;
+use crate::app::Reader;
 use crate::db::DbConn;
 use crate::error::ApiResult;
 use crate::listing::Cursor;
@@ -117,7 +117,7 @@ pub type Chunk<'a> =
 /// Streams an export: the first chunk is read before answering (so a failing query is still a
 /// proper error response), the rest chunk by chunk on pooled connections as the client reads.
 pub async fn export<C: 'static>(
-    state: actix_web::web::Data<AppState>,
+    reader: Reader,
     mut conn: DbConn,
     filename: &str,
     header_row: &[&str],
@@ -129,10 +129,10 @@ pub async fn export<C: 'static>(
     let (first, next) = chunk(&mut conn, &context, cursor).await?;
     drop(conn);
     Ok(respond(filename, header_row, first, next, move |cursor| {
-        let state = state.clone();
+        let reader = reader.clone();
         let context = context.clone();
         async move {
-            let mut conn = state.conn().await?;
+            let mut conn = reader.conn().await?;
             chunk(&mut conn, &context, Some(cursor)).await
         }
     }))

@@ -41,7 +41,13 @@ pub fn find_binaries() -> Result<PathBuf> {
         .into_iter()
         .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file());
     if let Some(dir) = on_path {
-        return Ok(dir);
+        // A symlink farm (e.g. /usr/local/bin) may hold only some tools: use the real directory
+        // initdb lives in, which has them all (pg_basebackup for standbys too).
+        let real = fs::canonicalize(dir.join("initdb"))
+            .ok()
+            .and_then(|initdb| initdb.parent().map(Path::to_path_buf))
+            .filter(|real| real.join("pg_ctl").is_file());
+        return Ok(real.unwrap_or(dir));
     }
     let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
         .into_iter()
@@ -115,6 +121,54 @@ impl EmbeddedPostgres {
         cluster.port = free_port()?;
         cluster.launch(fast)?;
         Ok(cluster)
+    }
+
+    /// Starts a streaming standby of this cluster in `dir` (a `pg_basebackup` with
+    /// `standby.signal`, on its own loopback port): a read replica on one machine, for trying
+    /// `DATABASE_READ_URL` and for the tests. Stop it with [`EmbeddedPostgres::stop`].
+    pub fn start_standby(&self, dir: &Path) -> Result<EmbeddedPostgres> {
+        fs::create_dir_all(dir)?;
+        let dir = dir.canonicalize()?;
+        if let Some((uid, gid)) = self.run_as {
+            reachable_by(&dir, uid)?;
+            std::os::unix::fs::chown(&dir, Some(uid.as_raw()), Some(gid.as_raw()))?;
+        }
+        let standby = EmbeddedPostgres {
+            log_file: dir.join("postgres.log"),
+            password: self.password.clone(),
+            port: free_port()?,
+            adopted: false,
+            bin_dir: self.bin_dir.clone(),
+            data_dir: dir.join("pgdata"),
+            run_as: self.run_as,
+        };
+        let output = standby
+            .command("pg_basebackup")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                SUPERUSER,
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+            ])
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg("-D")
+            .arg(&standby.data_dir)
+            .env("PGPASSWORD", &self.password)
+            .output()?;
+        if !output.status.success() {
+            bail!(
+                "pg_basebackup failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        standby.launch(true)?;
+        Ok(standby)
     }
 
     /// Starts the server again on the same port after [`EmbeddedPostgres::stop`] (for tests

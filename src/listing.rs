@@ -133,6 +133,20 @@ impl Filters {
         self.sql.clone()
     }
 
+    /// Restricts the projects table itself (aliased `alias`) to what the caller may see.
+    pub fn visible_projects(&mut self, visibility: Visibility, alias: &str) {
+        match visibility {
+            Visibility::All => {}
+            Visibility::Published => self.and(format!("{alias}.status <> 'draft'")),
+            Visibility::PublishedAndOwn(org) => {
+                let org = self.bind(Value::Uuid(org));
+                self.and(format!(
+                    "({alias}.status <> 'draft' OR {alias}.lead_organisation_id = {org} OR EXISTS                      (SELECT 1 FROM project_partners vp WHERE vp.project_id = {alias}.id AND vp.organisation_id = {org}))"
+                ))
+            }
+        }
+    }
+
     /// A statement that starts with `select_from` and ends with this WHERE clause.
     pub fn statement(&self, select_from: &str) -> Sql {
         let mut sql = self.sql.clone();
@@ -165,10 +179,29 @@ impl<R> Keyed<R> {
     }
 }
 
-/// One page of `table alias` rows (`alias.*`): up to `limit + 1` after `cursor` in `order`,
-/// the extra row only telling that there is more.
+/// The select list of a Diesel `Selectable` over `table`, qualified with `alias` instead: the
+/// columns a row type reads and no others (generated search columns stay in the database).
+pub fn columns<S>(select: S, table: &str, alias: &str) -> String
+where
+    S: diesel::query_builder::QueryFragment<Pg>,
+{
+    let sql = diesel::debug_query::<Pg, _>(&select).to_string();
+    let list = sql
+        .strip_prefix("SELECT ")
+        .and_then(|rest| rest.split(" FROM ").next())
+        .unwrap_or("*");
+    list.replace(&format!("\"{table}\"."), &format!("{alias}."))
+}
+
+/// One page of `table alias` rows (the `columns` given): up to `limit + 1` after `cursor` in
+/// `order`, the extra row only telling that there is more.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each is one part of the statement"
+)]
 pub async fn fetch<R>(
     conn: &mut AsyncPgConnection,
+    columns: &str,
     from: &str,
     alias: &str,
     filters: &Filters,
@@ -183,7 +216,7 @@ where
     let mut filters = filters.clone();
     order.after(&mut filters, cursor, &id);
     let mut sql = filters.statement(&format!(
-        "SELECT {alias}.*, {} FROM {from} {alias}",
+        "SELECT {columns}, {} FROM {from} {alias}",
         order.key_column()
     ));
     let limit = sql.bind(Value::Int(limit + 1));
@@ -405,9 +438,11 @@ impl Search {
         }))
     }
 
-    /// Adds the match condition over a folded `search_text` column and returns the relevance
-    /// expression for it (higher is better). A query without letters or digits matches nothing.
-    pub fn apply(&self, filters: &mut Filters, column: &str) -> String {
+    /// Adds the match condition over `alias.search_vector` (words, prefix-matched) or
+    /// `alias.search_text` (folded text, trigram word similarity for typos) and returns the
+    /// relevance expression (higher is better: weighted word rank; typo-only matches rank 0).
+    /// A query without letters or digits matches nothing.
+    pub fn apply(&self, filters: &mut Filters, alias: &str) -> String {
         if self.words.is_empty() {
             filters.and("false".to_owned());
             // Not a bare integer: in ORDER BY that would mean a column position.
@@ -415,12 +450,11 @@ impl Search {
         }
         let words = filters.bind(Value::Text(self.words.clone()));
         let text = filters.bind(Value::Text(self.text.clone()));
-        let vector = format!("to_tsvector('simple'::regconfig, {column})");
         let query = format!("to_tsquery('simple'::regconfig, kopa_fold({words}))");
         filters.and(format!(
-            "({vector} @@ {query} OR kopa_fold({text}) <% {column})"
+            "({alias}.search_vector @@ {query} OR kopa_fold({text}) <% {alias}.search_text)"
         ));
-        format!("ts_rank({vector}, {query}) + word_similarity(kopa_fold({text}), {column})")
+        format!("ts_rank({alias}.search_vector, {query})::float8")
     }
 }
 

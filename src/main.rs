@@ -123,7 +123,16 @@ fn serve(args: ServeArgs) -> Result<()> {
             }
         }
         actix_web::rt::spawn(kopa::idempotency::purge_periodically(pool.clone()));
-        let state = actix_web::web::Data::new(kopa::app::AppState::new(pool, limits));
+        let mut state = kopa::app::AppState::new(pool, limits);
+        if let Some(read_url) = &args.database_read_url {
+            state = state.with_read_pool(kopa::db::pool(
+                &kopa::db::with_statement_timeout(read_url, statement_timeout),
+                pool_size,
+                pool_timeout,
+            )?);
+            tracing::info!("anonymous reads go to the read replica (DATABASE_READ_URL)");
+        }
+        let state = actix_web::web::Data::new(state);
         let mut server = actix_web::HttpServer::new(move || kopa::app::build(state.clone()))
             .bind(args.bind)
             .with_context(|| format!("cannot listen on {}", args.bind))?

@@ -1,4 +1,6 @@
-//! Diesel table definitions, matching `migrations/` (what `diesel print-schema` would write).
+//! Diesel table definitions, matching `migrations/` (what `diesel print-schema` would write),
+//! except the generated `search_vector` columns: Diesel has no `tsvector` type without another
+//! crate, and only the SQL built in `listing` reads them.
 
 diesel::table! {
     organisations (id) {

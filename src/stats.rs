@@ -169,7 +169,7 @@ async fn indicator_stats(
     code: web::Path<String>,
     Query(params): Query<StatsParams>,
 ) -> ApiResult<HttpResponse> {
-    let mut conn = state.conn().await?;
+    let mut conn = state.reader(&caller).await?;
     let indicator: IndicatorRow = indicators::table
         .filter(indicators::code.eq(code.as_str()))
         .select(IndicatorRow::as_select())

@@ -22,6 +22,15 @@ use crate::pagination::Page;
 use crate::schema::projects;
 use crate::vocabularies::{self, VocabularyName};
 
+/// The columns `ActivityRow` reads, as `a.column`.
+static COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    listing::columns(
+        crate::schema::activities::table
+            .select(<ActivityRow as diesel::SelectableHelper<diesel::pg::Pg>>::as_select()),
+        "activities",
+        "a",
+    )
+});
 const SORTS: &[SortField] = &[
     SortField {
         name: "start_date",
@@ -142,7 +151,7 @@ async fn filters(
         let since = f.bind(Value::Time(since));
         f.and(format!("a.updated_at >= {since}"));
     }
-    let relevance = Search::parse(params.q.as_deref())?.map(|s| s.apply(&mut f, "a.search_text"));
+    let relevance = Search::parse(params.q.as_deref())?.map(|s| s.apply(&mut f, "a"));
     Ok((f, relevance))
 }
 
@@ -164,7 +173,7 @@ pub async fn search_activities(
     caller: Caller,
     Query(params): Query<ActivitySearchParams>,
 ) -> ApiResult<HttpResponse> {
-    let mut conn = state.conn().await?;
+    let mut conn = state.reader(&caller).await?;
     let (filters, relevance) = filters(&mut conn, &params, &caller).await?;
     let order = Order::parse(params.sort.as_deref(), SORTS, relevance.as_deref(), "a.id")?;
     let cursor = Cursor::decode(params.cursor.as_deref(), &order)?;
@@ -179,7 +188,7 @@ pub async fn search_activities(
             order,
         };
         return csv_export::export(
-            state,
+            crate::app::Reader::new(state, &caller),
             conn,
             "activities",
             CSV_HEADER,
@@ -192,6 +201,7 @@ pub async fn search_activities(
     let limit = listing::limit(params.limit, false)?;
     let rows: Vec<listing::Keyed<ActivityRow>> = listing::fetch(
         &mut conn,
+        &COLUMNS,
         "activities",
         "a",
         &filters,
@@ -246,6 +256,7 @@ fn chunk<'a>(
     Box::pin(async move {
         let mut rows: Vec<listing::Keyed<ActivityRow>> = listing::fetch(
             conn,
+            &COLUMNS,
             "activities",
             "a",
             &export.filters,

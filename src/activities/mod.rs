@@ -229,7 +229,7 @@ async fn list_activities(
     let project = http::parse_id(&id, "project")?;
     let limit = pagination::limit(params.limit)?;
     let after: Option<Uuid> = pagination::decode_cursor(params.cursor.as_deref(), SORT)?;
-    let mut conn = state.conn().await?;
+    let mut conn = state.reader(&caller).await?;
     caller.ensure_visible(&mut conn, project).await?;
     let filtered = || {
         let mut query = activities::table
@@ -326,7 +326,7 @@ async fn find_activity(
     _: Query<NoParams>,
 ) -> ApiResult<HttpResponse> {
     let id = http::parse_id(&id, "activity")?;
-    let mut conn = state.conn().await?;
+    let mut conn = state.reader(&caller).await?;
     let row = activities::table
         .find(id)
         .select(ActivityRow::as_select())

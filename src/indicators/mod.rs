@@ -180,6 +180,7 @@ const SORT: &str = "code";
 #[get("/indicators")]
 async fn list_indicators(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     Query(params): Query<IndicatorListParams>,
 ) -> ApiResult<HttpResponse> {
@@ -192,7 +193,7 @@ async fn list_indicators(
         }
         query
     };
-    let mut conn = state.conn().await?;
+    let mut conn = state.reader(&caller).await?;
     let mut query = filtered()
         .select(IndicatorRow::as_select())
         .order(indicators::code)
@@ -259,12 +260,13 @@ async fn create_indicator(
 #[get("/indicators/{code}")]
 async fn find_indicator(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     code: web::Path<String>,
     _: Query<NoParams>,
 ) -> ApiResult<HttpResponse> {
     known_code(&code)?;
-    let mut conn = state.conn().await?;
+    let mut conn = state.reader(&caller).await?;
     let row = indicators::table
         .filter(indicators::code.eq(code.as_str()))
         .select(IndicatorRow::as_select())

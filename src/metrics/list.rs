@@ -23,6 +23,15 @@ use crate::pagination::Page;
 use crate::schema::{indicators, projects};
 use crate::vocabularies::{self, VocabularyName};
 
+/// The columns `MetricRow` reads, as `m.column`.
+static COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    listing::columns(
+        crate::schema::metric_values::table
+            .select(<MetricRow as diesel::SelectableHelper<diesel::pg::Pg>>::as_select()),
+        "metric_values",
+        "m",
+    )
+});
 const SORTS: &[SortField] = &[SortField::column(
     "updated_at",
     "m.updated_at",
@@ -175,10 +184,10 @@ pub async fn page(
     state: web::Data<AppState>,
     mut conn: crate::db::DbConn,
     req: &HttpRequest,
-    visibility: Visibility,
+    caller: &Caller,
     params: MetricListParams,
 ) -> ApiResult<HttpResponse> {
-    let filters = filters(&mut conn, &params, visibility).await?;
+    let filters = filters(&mut conn, &params, caller.visibility()).await?;
     let order = Order::parse(params.sort.as_deref(), SORTS, None, "m.id")?;
     let cursor = Cursor::decode(params.cursor.as_deref(), &order)?;
     if csv_export::wanted(req, params.format) {
@@ -190,12 +199,21 @@ pub async fn page(
             filters,
             order,
         };
-        return csv_export::export(state, conn, "metrics", CSV_HEADER, context, cursor, chunk)
-            .await;
+        return csv_export::export(
+            crate::app::Reader::new(state, caller),
+            conn,
+            "metrics",
+            CSV_HEADER,
+            context,
+            cursor,
+            chunk,
+        )
+        .await;
     }
     let limit = listing::limit(params.limit, false)?;
     let rows: Vec<listing::Keyed<MetricRow>> = listing::fetch(
         &mut conn,
+        &COLUMNS,
         "metric_values",
         "m",
         &filters,
@@ -243,8 +261,8 @@ pub async fn list_metrics(
     caller: Caller,
     Query(params): Query<MetricListParams>,
 ) -> ApiResult<HttpResponse> {
-    let conn = state.conn().await?;
-    page(state, conn, &req, caller.visibility(), params).await
+    let conn = state.reader(&caller).await?;
+    page(state, conn, &req, &caller, params).await
 }
 
 const CSV_HEADER: &[&str] = &[
@@ -281,6 +299,7 @@ fn chunk<'a>(
     Box::pin(async move {
         let mut rows: Vec<listing::Keyed<MetricRow>> = listing::fetch(
             conn,
+            &COLUMNS,
             "metric_values",
             "m",
             &export.filters,

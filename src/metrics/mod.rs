@@ -310,7 +310,7 @@ async fn list_project_metrics(
     Query(params): Query<ProjectMetricListParams>,
 ) -> ApiResult<HttpResponse> {
     let project = http::parse_id(&id, "project")?;
-    let mut conn = state.conn().await?;
+    let mut conn = state.reader(&caller).await?;
     caller.ensure_visible(&mut conn, project).await?;
     let params = list::MetricListParams {
         limit: params.limit,
@@ -322,7 +322,7 @@ async fn list_project_metrics(
         kind: params.kind,
         ..Default::default()
     };
-    list::page(state, conn, &req, caller.visibility(), params).await
+    list::page(state, conn, &req, &caller, params).await
 }
 
 /// Record a metric value for a project
@@ -382,7 +382,7 @@ async fn find_metric(
     _: Query<NoParams>,
 ) -> ApiResult<HttpResponse> {
     let id = http::parse_id(&id, "metric value")?;
-    let mut conn = state.conn().await?;
+    let mut conn = state.reader(&caller).await?;
     let (row, code) = metric_values::table
         .inner_join(indicators::table)
         .filter(metric_values::id.eq(id))
@@ -592,7 +592,7 @@ async fn list_revisions(
     let id = http::parse_id(&id, "metric value")?;
     let limit = pagination::limit(params.limit)?;
     let after: Option<i64> = pagination::decode_cursor(params.cursor.as_deref(), SORT)?;
-    let mut conn = state.conn().await?;
+    let mut conn = state.reader(&caller).await?;
     let mut query = metric_revisions::table
         .filter(metric_revisions::metric_value_id.eq(id))
         .select(RevisionRow::as_select())

@@ -23,6 +23,17 @@ use crate::pagination::Page;
 use crate::projects::ProjectStatus;
 use crate::vocabularies::{self, VocabularyName};
 
+/// The columns `OrganisationRow` reads, as `o.column`.
+static COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    listing::columns(
+        diesel::QueryDsl::select(
+            crate::schema::organisations::table,
+            <OrganisationRow as diesel::SelectableHelper<diesel::pg::Pg>>::as_select(),
+        ),
+        "organisations",
+        "o",
+    )
+});
 const SORTS: &[SortField] = &[
     SortField::column("name", "o.name", KeyType::Text),
     SortField::column("updated_at", "o.updated_at", KeyType::Time),
@@ -104,7 +115,7 @@ async fn filters(
         let since = f.bind(Value::Time(since));
         f.and(format!("o.updated_at >= {since}"));
     }
-    let relevance = Search::parse(params.q.as_deref())?.map(|s| s.apply(&mut f, "o.search_text"));
+    let relevance = Search::parse(params.q.as_deref())?.map(|s| s.apply(&mut f, "o"));
     Ok((f, relevance))
 }
 
@@ -115,7 +126,17 @@ async fn fetch(
     cursor: Option<&Cursor>,
     limit: i64,
 ) -> ApiResult<Vec<Keyed>> {
-    listing::fetch(conn, "organisations", "o", filters, order, cursor, limit).await
+    listing::fetch(
+        conn,
+        &COLUMNS,
+        "organisations",
+        "o",
+        filters,
+        order,
+        cursor,
+        limit,
+    )
+    .await
 }
 
 #[derive(QueryableByName)]
@@ -141,7 +162,7 @@ async fn embed_projects(
     let ids: Vec<Uuid> = organisations.iter().map(|o| o.id).collect();
     let mut f = Filters::default();
     let ids = f.bind(Value::Uuids(ids));
-    f.visible(visibility, "p.id");
+    f.visible_projects(visibility, "p");
     let where_clause = f.where_clause();
     let mut sql = f.binds_only();
     sql.push(&format!(
@@ -195,7 +216,7 @@ pub async fn list_organisations(
     Query(params): Query<OrganisationListParams>,
 ) -> ApiResult<HttpResponse> {
     let embeds = listing::parse_include(params.include.as_deref(), EMBEDS)?;
-    let mut conn = state.conn().await?;
+    let mut conn = state.reader(&caller).await?;
     let (filters, relevance) = filters(&mut conn, &params).await?;
     let order = Order::parse(params.sort.as_deref(), SORTS, relevance.as_deref(), "o.id")?;
     let cursor = Cursor::decode(params.cursor.as_deref(), &order)?;
@@ -209,7 +230,7 @@ pub async fn list_organisations(
             order,
         };
         return csv_export::export(
-            state,
+            crate::app::Reader::new(state, &caller),
             conn,
             "organisations",
             CSV_HEADER,

@@ -252,12 +252,13 @@ async fn create_organisation(
 #[get("/organisations/{id}")]
 async fn find_organisation(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     id: web::Path<String>,
     _: Query<NoParams>,
 ) -> ApiResult<HttpResponse> {
     let id = http::parse_id(&id, "organisation")?;
-    let mut conn = state.conn().await?;
+    let mut conn = state.reader(&caller).await?;
     let row = organisations::table
         .find(id)
         .select(OrganisationRow::as_select())

@@ -158,7 +158,7 @@ async fn list_partners(
     let project = http::parse_id(&id, "project")?;
     let limit = pagination::limit(params.limit)?;
     let after: Option<Uuid> = pagination::decode_cursor(params.cursor.as_deref(), SORT)?;
-    let mut conn = state.conn().await?;
+    let mut conn = state.reader(&caller).await?;
     caller.ensure_visible(&mut conn, project).await?;
     let filtered = || {
         let mut query = project_partners::table
@@ -252,7 +252,7 @@ async fn find_partner(
     _: Query<NoParams>,
 ) -> ApiResult<HttpResponse> {
     let (project, partner) = parse_path(&path)?;
-    let mut conn = state.conn().await?;
+    let mut conn = state.reader(&caller).await?;
     caller.ensure_visible(&mut conn, project).await?;
     let row = project_partners::table
         .filter(

@@ -214,6 +214,7 @@ const SORT: &str = "id";
 #[get("/programmes")]
 async fn list_programmes(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     Query(params): Query<ProgrammeListParams>,
 ) -> ApiResult<HttpResponse> {
@@ -229,7 +230,7 @@ async fn list_programmes(
         }
         query
     };
-    let mut conn = state.conn().await?;
+    let mut conn = state.reader(&caller).await?;
     let mut query = filtered()
         .select(ProgrammeRow::as_select())
         .order(programmes::id)
@@ -294,12 +295,13 @@ async fn create_programme(
 #[get("/programmes/{id}")]
 async fn find_programme(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     id: web::Path<String>,
     _: Query<NoParams>,
 ) -> ApiResult<HttpResponse> {
     let id = http::parse_id(&id, "programme")?;
-    let mut conn = state.conn().await?;
+    let mut conn = state.reader(&caller).await?;
     let row = programmes::table
         .find(id)
         .select(ProgrammeRow::as_select())

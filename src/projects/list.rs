@@ -50,6 +50,15 @@ const EMBEDS: &[(&str, Embed)] = &[
     ("programme", Embed::Programme),
 ];
 
+/// The columns `ProjectRow` reads, as `p.column`.
+static COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    listing::columns(
+        crate::schema::projects::table
+            .select(<ProjectRow as diesel::SelectableHelper<diesel::pg::Pg>>::as_select()),
+        "projects",
+        "p",
+    )
+});
 const SORTS: &[SortField] = &[
     SortField::column("updated_at", "p.updated_at", KeyType::Time),
     SortField::column("title", "p.title", KeyType::Text),
@@ -198,7 +207,7 @@ pub async fn filters(
         }
     }
     let mut f = Filters::default();
-    f.visible(visibility, "p.id");
+    f.visible_projects(visibility, "p");
     if let Some(status) = params.status {
         let status = f.bind(Value::Text(status.as_str().to_owned()));
         f.and(format!("p.status = {status}"));
@@ -280,7 +289,7 @@ pub async fn filters(
         let since = f.bind(Value::Time(since));
         f.and(format!("p.updated_at >= {since}"));
     }
-    let relevance = Search::parse(params.q.as_deref())?.map(|s| s.apply(&mut f, "p.search_text"));
+    let relevance = Search::parse(params.q.as_deref())?.map(|s| s.apply(&mut f, "p"));
     Ok((f, relevance))
 }
 
@@ -294,7 +303,10 @@ async fn fetch(
     cursor: Option<&Cursor>,
     limit: i64,
 ) -> ApiResult<Vec<Keyed>> {
-    listing::fetch(conn, "projects", "p", filters, order, cursor, limit).await
+    listing::fetch(
+        conn, &COLUMNS, "projects", "p", filters, order, cursor, limit,
+    )
+    .await
 }
 
 /// Embeds the requested records into `projects`: one query per kind of record, whatever the
@@ -438,13 +450,14 @@ pub async fn list_projects(
 ) -> ApiResult<HttpResponse> {
     let embeds = listing::parse_include(params.include.as_deref(), EMBEDS)?;
     let lang = Lang::negotiate(params.lang, &req);
-    let mut conn = state.conn().await?;
+    let mut conn = state.reader(&caller).await?;
     let (filters, relevance) = filters(&mut conn, &params, caller.visibility()).await?;
     let order = Order::parse(params.sort.as_deref(), SORTS, relevance.as_deref(), "p.id")?;
     if csv_export::wanted(&req, params.format) {
         let cursor = Cursor::decode(params.cursor.as_deref(), &order)?;
         return export(
             state,
+            &caller,
             conn,
             filters,
             order,
@@ -619,6 +632,7 @@ fn chunk<'a>(
 
 async fn export(
     state: web::Data<AppState>,
+    caller: &Caller,
     mut conn: crate::db::DbConn,
     filters: Filters,
     order: Order,
@@ -635,5 +649,14 @@ async fn export(
         filters,
         order,
     };
-    csv_export::export(state, conn, "projects", CSV_HEADER, context, cursor, chunk).await
+    csv_export::export(
+        crate::app::Reader::new(state, caller),
+        conn,
+        "projects",
+        CSV_HEADER,
+        context,
+        cursor,
+        chunk,
+    )
+    .await
 }

@@ -866,7 +866,7 @@ async fn find_project(
     let id = http::parse_id(&id, "project")?;
     let embeds = params.embeds()?;
     let lang = Lang::negotiate(params.lang, &req);
-    let mut conn = state.conn().await?;
+    let mut conn = state.reader(&caller).await?;
     let row = projects::table
         .find(id)
         .select(ProjectRow::as_select())

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, NoParams, Query};
 use crate::language::Lang;
@@ -116,12 +117,13 @@ async fn list_vocabularies(_: Query<NoParams>) -> HttpResponse {
 #[get("/vocabularies/{name}")]
 async fn find_vocabulary(
     state: web::Data<AppState>,
+    caller: Caller,
     name: web::Path<String>,
     _: Query<NoParams>,
 ) -> ApiResult<HttpResponse> {
     let name = VocabularyName::parse(&name)
         .ok_or_else(|| ApiError::NotFound(format!("no vocabulary named {name:?}")))?;
-    let mut conn = state.conn().await?;
+    let mut conn = state.reader(&caller).await?;
     let terms = terms(&mut conn, name).await?;
     Ok(http::json_response(
         HttpResponse::Ok(),
