@@ -351,6 +351,17 @@ impl From<DieselError> for ApiError {
                         detail: "the record was changed concurrently; retry the request".into(),
                         errors: Vec::new(),
                     },
+                    // The server is shutting down, restarting or in recovery (SQLSTATE class
+                    // 57): the same as a lost connection for the client.
+                    _ if UNAVAILABLE_MESSAGES
+                        .iter()
+                        .any(|m| info.message().contains(m)) =>
+                    {
+                        crate::telemetry::METRICS.database_error();
+                        ApiError::Unavailable(
+                            "the database is restarting; nothing was written, retry shortly".into(),
+                        )
+                    }
                     _ if info.message().contains("statement timeout") => {
                         crate::telemetry::METRICS.database_error();
                         ApiError::Unavailable(
@@ -363,6 +374,14 @@ impl From<DieselError> for ApiError {
                     }
                 }
             }
+            // A connection that died inside a transaction leaves diesel-async's transaction
+            // state unknown; the pool discards it, and the client should retry.
+            DieselError::BrokenTransactionManager => {
+                crate::telemetry::METRICS.database_error();
+                ApiError::Unavailable(
+                    "the database connection was lost during the request; retry shortly".into(),
+                )
+            }
             _ => {
                 crate::telemetry::METRICS.database_error();
                 ApiError::Internal(anyhow::Error::new(error))
@@ -370,6 +389,15 @@ impl From<DieselError> for ApiError {
         }
     }
 }
+
+/// Messages of the errors PostgreSQL gives while it shuts down, starts or recovers.
+const UNAVAILABLE_MESSAGES: &[&str] = &[
+    "terminating connection due to administrator command",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "the database system is in recovery mode",
+    "terminating connection because of crash of another server process",
+];
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
     fn from(error: diesel_async::pooled_connection::deadpool::PoolError) -> Self {

@@ -193,17 +193,18 @@ where
     list.replace(&format!("\"{table}\"."), &format!("{alias}."))
 }
 
-/// One page of `table alias` rows (the `columns` given): up to `limit + 1` after `cursor` in
-/// `order`, the extra row only telling that there is more.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "each is one part of the statement"
-)]
+/// A table a list reads: its name, the alias its SQL uses, and the columns its row type reads.
+pub struct Source {
+    pub table: &'static str,
+    pub alias: &'static str,
+    pub columns: &'static std::sync::LazyLock<String>,
+}
+
+/// One page of `source` rows: up to `limit + 1` after `cursor` in `order`, the extra row only
+/// telling that there is more.
 pub async fn fetch<R>(
     conn: &mut AsyncPgConnection,
-    columns: &str,
-    from: &str,
-    alias: &str,
+    source: &Source,
     filters: &Filters,
     order: &Order,
     cursor: Option<&Cursor>,
@@ -212,11 +213,17 @@ pub async fn fetch<R>(
 where
     R: diesel::QueryableByName<Pg> + Send + 'static,
 {
+    let Source {
+        table,
+        alias,
+        columns,
+    } = source;
     let id = format!("{alias}.id");
     let mut filters = filters.clone();
     order.after(&mut filters, cursor, &id);
     let mut sql = filters.statement(&format!(
-        "SELECT {columns}, {} FROM {from} {alias}",
+        "SELECT {}, {} FROM {table} {alias}",
+        columns.as_str(),
         order.key_column()
     ));
     let limit = sql.bind(Value::Int(limit + 1));
@@ -225,15 +232,43 @@ where
     Ok(sql.into_query().load(conn).await?)
 }
 
-/// How many `table alias` rows match `filters`.
+/// Up to `size` rows after `cursor` and the cursor of the rows after them (`None` at the end):
+/// one chunk of a streamed export.
+pub async fn chunk<R>(
+    conn: &mut AsyncPgConnection,
+    source: &Source,
+    filters: &Filters,
+    order: &Order,
+    cursor: Option<Cursor>,
+    size: i64,
+    id: fn(&R) -> Uuid,
+) -> ApiResult<(Vec<R>, Option<Cursor>)>
+where
+    R: diesel::QueryableByName<Pg> + Send + 'static,
+{
+    let mut rows: Vec<Keyed<R>> =
+        fetch(conn, source, filters, order, cursor.as_ref(), size).await?;
+    let more = rows.len() as i64 > size;
+    rows.truncate(size as usize);
+    let next = if more {
+        rows.last().map(|k| k.cursor(id(&k.record)))
+    } else {
+        None
+    };
+    Ok((rows.into_iter().map(|k| k.record).collect(), next))
+}
+
+/// How many `source` rows match `filters`.
 pub async fn count(
     conn: &mut AsyncPgConnection,
-    from: &str,
-    alias: &str,
+    source: &Source,
     filters: &Filters,
 ) -> ApiResult<i64> {
     let total: Total = filters
-        .statement(&format!("SELECT count(*) AS total FROM {from} {alias}"))
+        .statement(&format!(
+            "SELECT count(*) AS total FROM {} {}",
+            source.table, source.alias
+        ))
         .into_query()
         .get_result(conn)
         .await?;

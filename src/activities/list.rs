@@ -31,6 +31,12 @@ static COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         "a",
     )
 });
+
+static SOURCE: listing::Source = listing::Source {
+    table: "activities",
+    alias: "a",
+    columns: &COLUMNS,
+};
 const SORTS: &[SortField] = &[
     SortField {
         name: "start_date",
@@ -199,21 +205,12 @@ pub async fn search_activities(
         .await;
     }
     let limit = listing::limit(params.limit, false)?;
-    let rows: Vec<listing::Keyed<ActivityRow>> = listing::fetch(
-        &mut conn,
-        &COLUMNS,
-        "activities",
-        "a",
-        &filters,
-        &order,
-        cursor.as_ref(),
-        limit,
-    )
-    .await?;
+    let rows: Vec<listing::Keyed<ActivityRow>> =
+        listing::fetch(&mut conn, &SOURCE, &filters, &order, cursor.as_ref(), limit).await?;
     let keys: Vec<Cursor> = rows.iter().map(|k| k.cursor(k.record.id)).collect();
     let activities: Vec<Activity> = rows.into_iter().map(|k| Activity::from(k.record)).collect();
     let total = match params.count {
-        Some(true) => Some(listing::count(&mut conn, "activities", "a", &filters).await?),
+        Some(true) => Some(listing::count(&mut conn, &SOURCE, &filters).await?),
         _ => None,
     };
     Ok(Page::from_keyed(activities, keys, limit, &order.name)
@@ -254,23 +251,17 @@ fn chunk<'a>(
     cursor: Option<Cursor>,
 ) -> csv_export::Chunk<'a> {
     Box::pin(async move {
-        let mut rows: Vec<listing::Keyed<ActivityRow>> = listing::fetch(
+        let (rows, next) = listing::chunk(
             conn,
-            &COLUMNS,
-            "activities",
-            "a",
+            &SOURCE,
             &export.filters,
             &export.order,
-            cursor.as_ref(),
+            cursor,
             csv_export::CHUNK,
+            |r: &ActivityRow| r.id,
         )
         .await?;
-        let more = rows.len() as i64 > csv_export::CHUNK;
-        rows.truncate(csv_export::CHUNK as usize);
-        let next = more
-            .then(|| rows.last().map(|k| k.cursor(k.record.id)))
-            .flatten();
-        let project_ids: Vec<Uuid> = rows.iter().map(|k| k.record.project_id).collect();
+        let project_ids: Vec<Uuid> = rows.iter().map(|r| r.project_id).collect();
         let titles: HashMap<Uuid, String> = diesel_async::RunQueryDsl::load::<(Uuid, String)>(
             projects::table
                 .filter(projects::id.eq_any(project_ids))
@@ -285,8 +276,7 @@ fn chunk<'a>(
         let opt = |v: Option<String>| v.unwrap_or_default();
         let rows = rows
             .into_iter()
-            .map(|k| {
-                let a = k.record;
+            .map(|a| {
                 let kind_label = label(&export.kinds, &a.kind);
                 let group_labels: Vec<String> = a
                     .target_groups

@@ -32,6 +32,12 @@ static COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         "m",
     )
 });
+
+static SOURCE: listing::Source = listing::Source {
+    table: "metric_values",
+    alias: "m",
+    columns: &COLUMNS,
+};
 const SORTS: &[SortField] = &[SortField::column(
     "updated_at",
     "m.updated_at",
@@ -211,17 +217,8 @@ pub async fn page(
         .await;
     }
     let limit = listing::limit(params.limit, false)?;
-    let rows: Vec<listing::Keyed<MetricRow>> = listing::fetch(
-        &mut conn,
-        &COLUMNS,
-        "metric_values",
-        "m",
-        &filters,
-        &order,
-        cursor.as_ref(),
-        limit,
-    )
-    .await?;
+    let rows: Vec<listing::Keyed<MetricRow>> =
+        listing::fetch(&mut conn, &SOURCE, &filters, &order, cursor.as_ref(), limit).await?;
     let keys: Vec<Cursor> = rows.iter().map(|k| k.cursor(k.record.id)).collect();
     let names = indicator_names(&mut conn).await?;
     let values: Vec<MetricValue> = rows
@@ -235,7 +232,7 @@ pub async fn page(
         })
         .collect();
     let total = match params.count {
-        Some(true) => Some(listing::count(&mut conn, "metric_values", "m", &filters).await?),
+        Some(true) => Some(listing::count(&mut conn, &SOURCE, &filters).await?),
         _ => None,
     };
     Ok(Page::from_keyed(values, keys, limit, &order.name)
@@ -297,23 +294,17 @@ fn chunk<'a>(
     cursor: Option<Cursor>,
 ) -> csv_export::Chunk<'a> {
     Box::pin(async move {
-        let mut rows: Vec<listing::Keyed<MetricRow>> = listing::fetch(
+        let (rows, next) = listing::chunk(
             conn,
-            &COLUMNS,
-            "metric_values",
-            "m",
+            &SOURCE,
             &export.filters,
             &export.order,
-            cursor.as_ref(),
+            cursor,
             csv_export::CHUNK,
+            |r: &MetricRow| r.id,
         )
         .await?;
-        let more = rows.len() as i64 > csv_export::CHUNK;
-        rows.truncate(csv_export::CHUNK as usize);
-        let next = more
-            .then(|| rows.last().map(|k| k.cursor(k.record.id)))
-            .flatten();
-        let project_ids: Vec<Uuid> = rows.iter().map(|k| k.record.project_id).collect();
+        let project_ids: Vec<Uuid> = rows.iter().map(|r| r.project_id).collect();
         let titles: HashMap<Uuid, String> = projects::table
             .filter(projects::id.eq_any(project_ids))
             .select((projects::id, projects::title))
@@ -324,8 +315,7 @@ fn chunk<'a>(
         let opt = |v: Option<String>| v.unwrap_or_default();
         let rows = rows
             .into_iter()
-            .map(|k| {
-                let m = k.record;
+            .map(|m| {
                 let (code, name, unit) = export
                     .indicators
                     .get(&m.indicator_id)

@@ -34,6 +34,12 @@ static COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         "o",
     )
 });
+
+static SOURCE: listing::Source = listing::Source {
+    table: "organisations",
+    alias: "o",
+    columns: &COLUMNS,
+};
 const SORTS: &[SortField] = &[
     SortField::column("name", "o.name", KeyType::Text),
     SortField::column("updated_at", "o.updated_at", KeyType::Time),
@@ -84,8 +90,6 @@ pub struct OrganisationListParams {
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-type Keyed = listing::Keyed<OrganisationRow>;
-
 async fn filters(
     conn: &mut AsyncPgConnection,
     params: &OrganisationListParams,
@@ -117,26 +121,6 @@ async fn filters(
     }
     let relevance = Search::parse(params.q.as_deref())?.map(|s| s.apply(&mut f, "o"));
     Ok((f, relevance))
-}
-
-async fn fetch(
-    conn: &mut AsyncPgConnection,
-    filters: &Filters,
-    order: &Order,
-    cursor: Option<&Cursor>,
-    limit: i64,
-) -> ApiResult<Vec<Keyed>> {
-    listing::fetch(
-        conn,
-        &COLUMNS,
-        "organisations",
-        "o",
-        filters,
-        order,
-        cursor,
-        limit,
-    )
-    .await
 }
 
 #[derive(QueryableByName)]
@@ -241,7 +225,8 @@ pub async fn list_organisations(
         .await;
     }
     let limit = listing::limit(params.limit, !embeds.is_empty())?;
-    let rows = fetch(&mut conn, &filters, &order, cursor.as_ref(), limit).await?;
+    let rows: Vec<listing::Keyed<OrganisationRow>> =
+        listing::fetch(&mut conn, &SOURCE, &filters, &order, cursor.as_ref(), limit).await?;
     let keys: Vec<Cursor> = rows.iter().map(|k| k.cursor(k.record.id)).collect();
     let mut organisations: Vec<Organisation> = rows
         .into_iter()
@@ -251,7 +236,7 @@ pub async fn list_organisations(
         embed_projects(&mut conn, &mut organisations, caller.visibility()).await?;
     }
     let total = match params.count {
-        Some(true) => Some(listing::count(&mut conn, "organisations", "o", &filters).await?),
+        Some(true) => Some(listing::count(&mut conn, &SOURCE, &filters).await?),
         _ => None,
     };
     Ok(Page::from_keyed(organisations, keys, limit, &order.name)
@@ -286,24 +271,20 @@ fn chunk<'a>(
     cursor: Option<Cursor>,
 ) -> csv_export::Chunk<'a> {
     Box::pin(async move {
-        let mut rows = fetch(
+        let (rows, next) = listing::chunk(
             conn,
+            &SOURCE,
             &export.filters,
             &export.order,
-            cursor.as_ref(),
+            cursor,
             csv_export::CHUNK,
+            |r: &OrganisationRow| r.id,
         )
         .await?;
-        let more = rows.len() as i64 > csv_export::CHUNK;
-        rows.truncate(csv_export::CHUNK as usize);
-        let next = more
-            .then(|| rows.last().map(|k| k.cursor(k.record.id)))
-            .flatten();
         let opt = |v: Option<String>| v.unwrap_or_default();
         let rows = rows
             .into_iter()
-            .map(|k| {
-                let o = k.record;
+            .map(|o| {
                 let kind_label = export.kinds.get(&o.kind).cloned().unwrap_or_default();
                 vec![
                     o.id.to_string(),

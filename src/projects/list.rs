@@ -59,6 +59,12 @@ static COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         "p",
     )
 });
+
+static SOURCE: listing::Source = listing::Source {
+    table: "projects",
+    alias: "p",
+    columns: &COLUMNS,
+};
 const SORTS: &[SortField] = &[
     SortField::column("updated_at", "p.updated_at", KeyType::Time),
     SortField::column("title", "p.title", KeyType::Text),
@@ -293,22 +299,6 @@ pub async fn filters(
     Ok((f, relevance))
 }
 
-type Keyed = listing::Keyed<ProjectRow>;
-
-/// One page (up to `limit + 1` rows, the extra one telling there is more) after `cursor`.
-async fn fetch(
-    conn: &mut AsyncPgConnection,
-    filters: &Filters,
-    order: &Order,
-    cursor: Option<&Cursor>,
-    limit: i64,
-) -> ApiResult<Vec<Keyed>> {
-    listing::fetch(
-        conn, &COLUMNS, "projects", "p", filters, order, cursor, limit,
-    )
-    .await
-}
-
 /// Embeds the requested records into `projects`: one query per kind of record, whatever the
 /// number of projects.
 pub async fn embed(
@@ -468,7 +458,8 @@ pub async fn list_projects(
     }
     let limit = listing::limit(params.limit, !embeds.is_empty())?;
     let cursor = Cursor::decode(params.cursor.as_deref(), &order)?;
-    let rows = fetch(&mut conn, &filters, &order, cursor.as_ref(), limit).await?;
+    let rows: Vec<listing::Keyed<ProjectRow>> =
+        listing::fetch(&mut conn, &SOURCE, &filters, &order, cursor.as_ref(), limit).await?;
     let keys: Vec<Cursor> = rows.iter().map(|k| k.cursor(k.record.id)).collect();
     let mut projects = assemble(
         &mut conn,
@@ -478,7 +469,7 @@ pub async fn list_projects(
     .await?;
     embed(&mut conn, &mut projects, &embeds).await?;
     let total = match params.count {
-        Some(true) => Some(listing::count(&mut conn, "projects", "p", &filters).await?),
+        Some(true) => Some(listing::count(&mut conn, &SOURCE, &filters).await?),
         _ => None,
     };
     let page = Page::from_keyed(projects, keys, limit, &order.name).with_total(total);
@@ -607,25 +598,17 @@ fn chunk<'a>(
     cursor: Option<Cursor>,
 ) -> csv_export::Chunk<'a> {
     Box::pin(async move {
-        let mut rows = fetch(
+        let (rows, next) = listing::chunk(
             conn,
+            &SOURCE,
             &export.filters,
             &export.order,
-            cursor.as_ref(),
+            cursor,
             csv_export::CHUNK,
+            |r: &ProjectRow| r.id,
         )
         .await?;
-        let more = rows.len() as i64 > csv_export::CHUNK;
-        rows.truncate(csv_export::CHUNK as usize);
-        let next = more
-            .then(|| rows.last().map(|k| k.cursor(k.record.id)))
-            .flatten();
-        let rows = csv_rows(
-            conn,
-            &export.labels,
-            rows.into_iter().map(|k| k.record).collect(),
-        )
-        .await?;
+        let rows = csv_rows(conn, &export.labels, rows).await?;
         Ok((rows, next))
     })
 }
