@@ -388,6 +388,20 @@ async fn languages_pick_a_translation_and_fall_back_to_the_original() {
         .await;
     bad.assert_problem(422);
     assert_eq!(bad.error_field(0), "translations.de");
+    // A translation need not translate the title.
+    let partial = app
+        .post_json(
+            "/v1/projects",
+            &json!({"title": "Tikai kopsavilkums", "status": "active", "lead_organisation_id": org["id"],
+                    "translations": {"en": {"summary": "Only the summary is translated"}}}),
+        )
+        .await;
+    assert_eq!(partial.status, 201, "{}", partial.text);
+    let id = partial.body["id"].as_str().unwrap();
+    let en = app.get(&format!("/v1/projects/{id}?lang=en")).await;
+    assert_eq!(en.body["title"], "Tikai kopsavilkums");
+    assert_eq!(en.body["summary"], "Only the summary is translated");
+    assert_eq!(en.body["language"], "en");
 }
 
 #[actix_web::test]
