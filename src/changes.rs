@@ -14,7 +14,7 @@
 //! `delete`, so a mirror drops what was withdrawn; a project's move into or out of draft logs
 //! its partners, activities and metric values again so a mirror fetches them back.
 
-use actix_web::{get, web, HttpRequest, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{BigInt, Bool, Int4, Nullable, Text, Timestamptz};
 use diesel::QueryableByName;
@@ -184,7 +184,6 @@ const MAX_LIMIT: i64 = 1000;
 #[get("/changes")]
 async fn list_changes(
     state: web::Data<AppState>,
-    req: HttpRequest,
     caller: Caller,
     Query(params): Query<ChangeParams>,
 ) -> ApiResult<HttpResponse> {
@@ -282,7 +281,6 @@ async fn list_changes(
         next_cursor,
         has_more,
     };
-    let _ = &req;
     Ok(http::json_response(HttpResponse::Ok(), &page, None))
 }
 

@@ -1,5 +1,6 @@
-//! The shared machinery of the public lists: a small SQL builder with numbered binds, `sort=`
-//! parsing into keyset orders, `q=` search, `include=` parsing and the date/time filters.
+//! The shared machinery of the public lists: a small SQL builder with numbered binds, the
+//! visibility rules as SQL, `sort=` parsing into keyset orders, `q=` search, `include=`
+//! parsing, and the keyset page/count/export-chunk reads every list uses.
 //!
 //! Lists are built as SQL text rather than Diesel's typed DSL because their shape varies with
 //! the request (the sort key, a relevance expression, optional joins) in ways the typed DSL
@@ -333,12 +334,7 @@ pub const RELEVANCE: &str = "relevance";
 impl Order {
     /// Parses `sort` against `fields` (`name` or `-name`; `id`/`-id` always allowed).
     /// `search` is the relevance expression when the request has `q`.
-    pub fn parse(
-        raw: Option<&str>,
-        fields: &[SortField],
-        search: Option<&str>,
-        id_column: &str,
-    ) -> ApiResult<Self> {
+    pub fn parse(raw: Option<&str>, fields: &[SortField], search: Option<&str>) -> ApiResult<Self> {
         let raw = match raw {
             Some(raw) => raw,
             None if search.is_some() => RELEVANCE,
@@ -375,7 +371,6 @@ impl Order {
             };
             Some((expr.to_owned(), field.key_type))
         };
-        let _ = id_column;
         Ok(Order {
             name: raw.to_owned(),
             key,

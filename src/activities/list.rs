@@ -181,7 +181,7 @@ pub async fn search_activities(
 ) -> ApiResult<HttpResponse> {
     let mut conn = state.reader(&caller).await?;
     let (filters, relevance) = filters(&mut conn, &params, &caller).await?;
-    let order = Order::parse(params.sort.as_deref(), SORTS, relevance.as_deref(), "a.id")?;
+    let order = Order::parse(params.sort.as_deref(), SORTS, relevance.as_deref())?;
     let cursor = Cursor::decode(params.cursor.as_deref(), &order)?;
     if csv_export::wanted(&req, params.format) {
         let lang = Lang::negotiate(params.lang, &req).unwrap_or(Lang::Lv);

@@ -194,7 +194,7 @@ pub async fn page(
     params: MetricListParams,
 ) -> ApiResult<HttpResponse> {
     let filters = filters(&mut conn, &params, caller.visibility()).await?;
-    let order = Order::parse(params.sort.as_deref(), SORTS, None, "m.id")?;
+    let order = Order::parse(params.sort.as_deref(), SORTS, None)?;
     let cursor = Cursor::decode(params.cursor.as_deref(), &order)?;
     if csv_export::wanted(req, params.format) {
         let lang = Lang::negotiate(params.lang, req).unwrap_or(Lang::Lv);

@@ -202,7 +202,7 @@ pub async fn list_organisations(
     let embeds = listing::parse_include(params.include.as_deref(), EMBEDS)?;
     let mut conn = state.reader(&caller).await?;
     let (filters, relevance) = filters(&mut conn, &params).await?;
-    let order = Order::parse(params.sort.as_deref(), SORTS, relevance.as_deref(), "o.id")?;
+    let order = Order::parse(params.sort.as_deref(), SORTS, relevance.as_deref())?;
     let cursor = Cursor::decode(params.cursor.as_deref(), &order)?;
     if csv_export::wanted(&req, params.format) {
         let lang = Lang::negotiate(params.lang, &req).unwrap_or(Lang::Lv);

@@ -442,7 +442,7 @@ pub async fn list_projects(
     let lang = Lang::negotiate(params.lang, &req);
     let mut conn = state.reader(&caller).await?;
     let (filters, relevance) = filters(&mut conn, &params, caller.visibility()).await?;
-    let order = Order::parse(params.sort.as_deref(), SORTS, relevance.as_deref(), "p.id")?;
+    let order = Order::parse(params.sort.as_deref(), SORTS, relevance.as_deref())?;
     if csv_export::wanted(&req, params.format) {
         let cursor = Cursor::decode(params.cursor.as_deref(), &order)?;
         return export(
