@@ -19,7 +19,6 @@ use crate::http::Query;
 use crate::language::Lang;
 use crate::listing::{self, Cursor, Filters, KeyType, Order, Search, SortField, Value};
 use crate::pagination::Page;
-use crate::schema::projects;
 use crate::vocabularies::{self, VocabularyName};
 
 /// The columns `ActivityRow` reads, as `a.column`.
@@ -261,16 +260,7 @@ fn chunk<'a>(
             |r: &ActivityRow| r.id,
         )
         .await?;
-        let project_ids: Vec<Uuid> = rows.iter().map(|r| r.project_id).collect();
-        let titles: HashMap<Uuid, String> = diesel_async::RunQueryDsl::load::<(Uuid, String)>(
-            projects::table
-                .filter(projects::id.eq_any(project_ids))
-                .select((projects::id, projects::title)),
-            conn,
-        )
-        .await?
-        .into_iter()
-        .collect();
+        let titles = crate::projects::titles(conn, rows.iter().map(|r| r.project_id)).await?;
         let label =
             |map: &HashMap<String, String>, code: &str| map.get(code).cloned().unwrap_or_default();
         let opt = |v: Option<String>| v.unwrap_or_default();

@@ -20,7 +20,7 @@ use crate::http::Query;
 use crate::language::Lang;
 use crate::listing::{self, Cursor, Filters, KeyType, Order, SortField, Value};
 use crate::pagination::Page;
-use crate::schema::{indicators, projects};
+use crate::schema::indicators;
 use crate::vocabularies::{self, VocabularyName};
 
 /// The columns `MetricRow` reads, as `m.column`.
@@ -304,14 +304,7 @@ fn chunk<'a>(
             |r: &MetricRow| r.id,
         )
         .await?;
-        let project_ids: Vec<Uuid> = rows.iter().map(|r| r.project_id).collect();
-        let titles: HashMap<Uuid, String> = projects::table
-            .filter(projects::id.eq_any(project_ids))
-            .select((projects::id, projects::title))
-            .load::<(Uuid, String)>(conn)
-            .await?
-            .into_iter()
-            .collect();
+        let titles = crate::projects::titles(conn, rows.iter().map(|r| r.project_id)).await?;
         let opt = |v: Option<String>| v.unwrap_or_default();
         let rows = rows
             .into_iter()

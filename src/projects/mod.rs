@@ -719,6 +719,21 @@ impl Project {
     }
 }
 
+/// Titles of several projects in one query (for exports that name each row's project).
+pub async fn titles(
+    conn: &mut AsyncPgConnection,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> ApiResult<HashMap<Uuid, String>> {
+    let ids: Vec<Uuid> = ids.into_iter().collect();
+    Ok(projects::table
+        .filter(projects::id.eq_any(ids))
+        .select((projects::id, projects::title))
+        .load::<(Uuid, String)>(conn)
+        .await?
+        .into_iter()
+        .collect())
+}
+
 /// Funding lines of several projects in one query, in their stored order.
 pub async fn load_funding(
     conn: &mut AsyncPgConnection,
