@@ -12,5 +12,6 @@ mod reading;
 mod resources;
 mod scale;
 mod seeds;
+mod snapshots;
 mod stats;
 mod support;
