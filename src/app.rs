@@ -10,96 +10,13 @@ use utoipa::openapi::OpenApi;
 use utoipa_actix_web::{scope, AppExt};
 use utoipa_swagger_ui::SwaggerUi;
 
-use diesel_async::RunQueryDsl;
-
-use crate::auth::rate_limit::{RateLimiter, RateLimits};
-use crate::auth::Caller;
-use crate::db::{DbConn, DbPool};
-use crate::error::{ApiError, ApiResult};
-use crate::{
-    activities, api_keys, changes, health, indicators, metrics, openapi, organisations, partners,
-    programmes, projects, request_context, stats, vocabularies,
+use crate::resources::{
+    activities, api_keys, changes, health, indicators, metrics, organisations, partners,
+    programmes, projects, stats, vocabularies,
 };
-
-pub struct AppState {
-    /// The primary: writes, and reads that must see them.
-    pub pool: DbPool,
-    /// A read replica for anonymous reads (`DATABASE_READ_URL`), if configured.
-    pub read_pool: Option<DbPool>,
-    pub limiter: RateLimiter,
-}
-
-impl AppState {
-    pub fn new(pool: DbPool, limits: RateLimits) -> Self {
-        AppState {
-            pool,
-            read_pool: None,
-            limiter: RateLimiter::new(limits),
-        }
-    }
-
-    /// Sends anonymous reads to a replica.
-    pub fn with_read_pool(mut self, read_pool: DbPool) -> Self {
-        self.read_pool = Some(read_pool);
-        self
-    }
-
-    /// A connection to the primary.
-    pub async fn conn(&self) -> ApiResult<DbConn> {
-        Ok(self.pool.get().await?)
-    }
-
-    /// A connection for a read on behalf of `caller`: the replica for anonymous readers (who
-    /// never wrote anything to read back), the primary for anyone with a key, so a partner
-    /// that just wrote reads its own writes.
-    pub async fn reader(&self, caller: &Caller) -> ApiResult<DbConn> {
-        match &self.read_pool {
-            Some(replica) if caller.key().is_none() => Ok(replica.get().await?),
-            _ => self.conn().await,
-        }
-    }
-
-    /// A connection for writing on behalf of `caller`: the audit and revision triggers read the
-    /// key and organisation from the session settings this sets.
-    pub async fn writer(&self, caller: &Caller) -> ApiResult<DbConn> {
-        let mut conn = self.conn().await?;
-        let key = caller.key();
-        let key_id = key.map(|k| k.id.to_string()).unwrap_or_default();
-        let org_id = key
-            .and_then(|k| k.organisation_id)
-            .map(|o| o.to_string())
-            .unwrap_or_default();
-        diesel::sql_query(
-            "SELECT set_config('kopa.api_key_id', $1, false), set_config('kopa.organisation_id', $2, false)",
-        )
-        .bind::<diesel::sql_types::Text, _>(key_id)
-        .bind::<diesel::sql_types::Text, _>(org_id)
-        .execute(&mut conn)
-        .await?;
-        Ok(conn)
-    }
-}
-
-/// Where a streaming response gets its connections from after the handler returned: the same
-/// database the handler read from.
-#[derive(Clone)]
-pub struct Reader {
-    state: web::Data<AppState>,
-    caller: Caller,
-}
-
-impl Reader {
-    pub fn new(state: web::Data<AppState>, caller: &Caller) -> Self {
-        Reader {
-            state,
-            caller: caller.clone(),
-        }
-    }
-
-    pub async fn conn(&self) -> ApiResult<DbConn> {
-        self.state.reader(&self.caller).await
-    }
-}
+use crate::state::AppState;
+use crate::web::error::ApiError;
+use crate::web::{openapi, request_context};
 
 /// Every versioned route. Shared by the server and by spec generation so the two cannot differ.
 fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -156,13 +73,13 @@ pub fn build(
         .service(health::readyz)
         .service(health::metrics);
     let (app, spec) = collect(utoipa_app);
-    let allowed = web::Data::new(crate::openapi::RouteTable::new(&spec));
+    let allowed = web::Data::new(crate::web::openapi::RouteTable::new(&spec));
     app.app_data(allowed)
         .service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec))
         .default_service(web::to(fallback))
-        .wrap(from_fn(crate::caching::middleware))
-        .wrap(from_fn(crate::idempotency::middleware))
+        .wrap(from_fn(crate::web::caching::middleware))
+        .wrap(from_fn(crate::web::idempotency::middleware))
         .wrap(from_fn(crate::auth::middleware::authenticate))
         .wrap(from_fn(reject_unsupported_methods))
         .wrap(cors())
@@ -177,7 +94,7 @@ async fn reject_unsupported_methods(
     next: actix_web::middleware::Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     let refuse = req
-        .app_data::<web::Data<crate::openapi::RouteTable>>()
+        .app_data::<web::Data<crate::web::openapi::RouteTable>>()
         .map(|routes| routes.allowed_methods(req.path()))
         .filter(|allowed| {
             !allowed.is_empty()
@@ -191,7 +108,7 @@ async fn reject_unsupported_methods(
             let response = fallback(
                 request.clone(),
                 request
-                    .app_data::<web::Data<crate::openapi::RouteTable>>()
+                    .app_data::<web::Data<crate::web::openapi::RouteTable>>()
                     .cloned()
                     .expect("route table"),
             )
@@ -225,7 +142,10 @@ fn cors() -> actix_cors::Cors {
 }
 
 /// Unknown path → 404; known path with a method it does not support → 405 with `Allow`.
-async fn fallback(req: HttpRequest, routes: web::Data<crate::openapi::RouteTable>) -> HttpResponse {
+async fn fallback(
+    req: HttpRequest,
+    routes: web::Data<crate::web::openapi::RouteTable>,
+) -> HttpResponse {
     let allowed = routes.allowed_methods(req.path());
     if allowed.is_empty() || (req.method() == Method::GET && req.path() == "/") {
         if req.path() == "/" && req.method() == Method::GET {

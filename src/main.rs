@@ -47,7 +47,8 @@ fn main() -> Result<()> {
                         &url,
                     )
                     .await?;
-                let (id, token) = kopa::api_keys::create_from_cli(&mut conn, &args).await?;
+                let (id, token) =
+                    kopa::resources::api_keys::create_from_cli(&mut conn, &args).await?;
                 eprintln!("API key {id} created; this is the only time the key is shown:");
                 println!("{token}");
                 Ok(())
@@ -122,8 +123,8 @@ fn serve(args: ServeArgs) -> Result<()> {
                 tracing::info!(created = report.created, "empty registry: seed data loaded");
             }
         }
-        actix_web::rt::spawn(kopa::idempotency::purge_periodically(pool.clone()));
-        let mut state = kopa::app::AppState::new(pool, limits);
+        actix_web::rt::spawn(kopa::web::idempotency::purge_periodically(pool.clone()));
+        let mut state = kopa::state::AppState::new(pool, limits);
         if let Some(read_url) = &args.database_read_url {
             state = state.with_read_pool(kopa::db::pool(
                 &kopa::db::with_statement_timeout(read_url, statement_timeout),

@@ -1,34 +1,34 @@
 //! Loads the seed files (`seeds/*.json`): the five source documents as registry records.
 //!
 //! Records refer to each other by natural keys (organisation and programme names, indicator
-//! codes, activity keys), resolved across all files. Every record passes the API's own
-//! validation and is upserted by its natural key, comparing before writing, so loading twice
-//! changes nothing (no new versions). The whole load is one transaction.
+//! codes, activity keys), resolved across all files. Every record is found by its natural key
+//! and written through the resources' own write skeleton ([`record::upsert`]): the API's
+//! validation, and a comparison before writing, so loading twice changes nothing (no new
+//! versions). The whole load is one transaction.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use chrono::NaiveDate;
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::Bool;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::activities::{ActivityInput, ActivityRow};
-use crate::error::ApiError;
-use crate::indicators::{IndicatorInput, IndicatorRow};
-use crate::metrics::{MetricInput, MetricKind, MetricRow};
-use crate::organisations::{OrganisationInput, OrganisationRow};
-use crate::partners::{PartnerInput, PartnerRow};
-use crate::programmes::{ProgrammeInput, ProgrammeRow};
-use crate::projects::{Contact, DatePrecision, Funding, ProjectInput, ProjectRow, ProjectStatus};
+use crate::domain::{MetricKind, ProjectId};
+use crate::resources::activities::{Activity, ActivityInput};
+use crate::resources::indicators::{Indicator, IndicatorInput};
+use crate::resources::metrics::{form, MetricInput, MetricRow, MetricValue, StoredMetric};
+use crate::resources::organisations::{Organisation, OrganisationInput, OrganisationRow};
+use crate::resources::partners::{Partner, PartnerInput, PartnerRow};
+use crate::resources::programmes::{Programme, ProgrammeInput};
+use crate::resources::projects::{Funding, Project, ProjectInput, ProjectRow};
+use crate::resources::record::{self, Record, Upserted};
 use crate::schema::{
     activities, indicators, metric_values, organisations, programmes, project_partners, projects,
 };
-use crate::validation;
+use crate::web::error::ApiError;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -101,39 +101,23 @@ struct SeedMetric {
     note: Option<String>,
 }
 
+/// A project in a seed file: the fields of [`ProjectInput`], with the lead organisation and
+/// programmes named rather than given by id, and its partners, activities and values inline.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct SeedProject {
-    reference: Option<String>,
-    title: String,
-    title_en: Option<String>,
-    summary: Option<String>,
-    aim: Option<String>,
-    problem: Option<String>,
-    #[serde(default)]
-    objectives: Vec<String>,
-    status: ProjectStatus,
     lead: String,
     programme: Option<String>,
-    start_date: Option<NaiveDate>,
-    end_date: Option<NaiveDate>,
-    date_precision: Option<DatePrecision>,
-    #[serde(default)]
-    places: Vec<String>,
-    #[serde(default)]
-    regions: Vec<String>,
-    #[serde(default)]
-    target_groups: Vec<String>,
     #[serde(default)]
     funding: Vec<SeedFunding>,
-    contact: Option<Contact>,
-    website: Option<String>,
     #[serde(default)]
     partners: Vec<SeedPartner>,
     #[serde(default)]
     activities: Vec<SeedActivity>,
     #[serde(default)]
     metrics: Vec<SeedMetric>,
+    /// Everything else is the project's own fields, as the API takes them.
+    #[serde(flatten)]
+    fields: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What a load did, per kind of outcome.
@@ -145,20 +129,13 @@ pub struct SeedReport {
 }
 
 impl SeedReport {
-    fn count(&mut self, outcome: Outcome) {
+    fn count(&mut self, outcome: Upserted) {
         match outcome {
-            Outcome::Created => self.created += 1,
-            Outcome::Updated => self.updated += 1,
-            Outcome::Unchanged => self.unchanged += 1,
+            Upserted::Created => self.created += 1,
+            Upserted::Updated => self.updated += 1,
+            Upserted::Unchanged => self.unchanged += 1,
         }
     }
-}
-
-#[derive(Clone, Copy)]
-enum Outcome {
-    Created,
-    Updated,
-    Unchanged,
 }
 
 struct Seeds {
@@ -208,8 +185,16 @@ pub async fn load(conn: &mut AsyncPgConnection, dir: &Path) -> Result<SeedReport
     conn.transaction(async |conn| -> Result<SeedReport> {
         let mut loader = Loader::default();
         for input in seeds.indicators {
-            let outcome = loader.indicator(conn, input).await?;
-            loader.report.count(outcome);
+            let existing: Option<Indicator> = indicators::table
+                .filter(indicators::code.eq(&input.code))
+                .select(Indicator::as_select())
+                .first(conn)
+                .await
+                .optional()?;
+            let what = format!("indicator {}", input.code);
+            loader
+                .put::<Indicator>(conn, &what, existing, (), input)
+                .await?;
         }
         for (file, document) in seeds.documents {
             loader
@@ -229,8 +214,9 @@ struct Loader {
     report: SeedReport,
 }
 
-fn checked<T: validator::Validate>(what: &str, input: &T) -> Result<()> {
-    validation::validate(input).map_err(|e| match e {
+/// A refused record, with every broken rule named.
+fn refused(what: &str, error: ApiError) -> anyhow::Error {
+    match error {
         ApiError::Validation(errors) => {
             let list: Vec<String> = errors
                 .iter()
@@ -238,12 +224,13 @@ fn checked<T: validator::Validate>(what: &str, input: &T) -> Result<()> {
                 .collect();
             anyhow!("{what} is invalid: {}", list.join("; "))
         }
-        other => anyhow!("{what}: {other}"),
-    })
+        other => anyhow!("{what}: {other}: {other:?}"),
+    }
 }
 
-fn db(e: ApiError) -> anyhow::Error {
-    anyhow!("{e}: {:?}", e)
+diesel::define_sql_function! {
+    /// PostgreSQL's `lower(text)`: names are unique case-insensitively.
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
 impl Loader {
@@ -261,35 +248,23 @@ impl Loader {
             .ok_or_else(|| anyhow!("unknown programme {name:?}"))
     }
 
-    async fn indicator(
+    /// Upserts one record through the write skeleton and counts what happened.
+    async fn put<R: Record>(
         &mut self,
         conn: &mut AsyncPgConnection,
-        input: IndicatorInput,
-    ) -> Result<Outcome> {
-        checked(&format!("indicator {}", input.code), &input)?;
-        let existing: Option<IndicatorRow> = indicators::table
-            .filter(indicators::code.eq(&input.code))
-            .select(IndicatorRow::as_select())
-            .first(conn)
+        what: &str,
+        existing: Option<R::Row>,
+        parent: R::Parent,
+        input: R::Input,
+    ) -> Result<Uuid>
+    where
+        R::Input: PartialEq,
+    {
+        let (id, outcome) = record::upsert::<R>(conn, existing, parent, input)
             .await
-            .optional()?;
-        Ok(match existing {
-            None => {
-                diesel::insert_into(indicators::table)
-                    .values((indicators::id.eq(Uuid::now_v7()), &input))
-                    .execute(conn)
-                    .await?;
-                Outcome::Created
-            }
-            Some(row) if IndicatorInput::from(row.clone()) == input => Outcome::Unchanged,
-            Some(row) => {
-                diesel::update(indicators::table.find(row.id))
-                    .set(&input)
-                    .execute(conn)
-                    .await?;
-                Outcome::Updated
-            }
-        })
+            .map_err(|e| refused(what, e))?;
+        self.report.count(outcome);
+        Ok(id)
     }
 
     async fn document(
@@ -298,40 +273,19 @@ impl Loader {
         document: SeedDocument,
     ) -> Result<()> {
         for input in document.organisations {
-            checked(&format!("organisation {:?}", input.name), &input)?;
             let existing: Option<OrganisationRow> = organisations::table
-                .filter(
-                    sql::<Bool>("lower(name) = lower(")
-                        .bind::<diesel::sql_types::Text, _>(input.name.clone())
-                        .sql(")"),
-                )
+                .filter(lower(organisations::name).eq(lower(input.name.clone())))
                 .filter(organisations::country.is_not_distinct_from(input.country.clone()))
                 .select(OrganisationRow::as_select())
                 .first(conn)
                 .await
                 .optional()?;
-            let (id, outcome) = match existing {
-                None => {
-                    let id = Uuid::now_v7();
-                    diesel::insert_into(organisations::table)
-                        .values((organisations::id.eq(id), &input))
-                        .execute(conn)
-                        .await?;
-                    (id, Outcome::Created)
-                }
-                Some(row) if OrganisationInput::from(row.clone()) == input => {
-                    (row.id, Outcome::Unchanged)
-                }
-                Some(row) => {
-                    diesel::update(organisations::table.find(row.id))
-                        .set(&input)
-                        .execute(conn)
-                        .await?;
-                    (row.id, Outcome::Updated)
-                }
-            };
-            self.report.count(outcome);
-            self.organisations.insert(input.name, id);
+            let name = input.name.clone();
+            let what = format!("organisation {name:?}");
+            let id = self
+                .put::<Organisation>(conn, &what, existing, (), input)
+                .await?;
+            self.organisations.insert(name, id);
         }
         for seed in document.programmes {
             let input = ProgrammeInput {
@@ -353,45 +307,23 @@ impl Loader {
                 end_date: seed.end_date,
                 website: seed.website,
             };
-            checked(&format!("programme {:?}", input.name), &input)?;
-            let existing: Option<ProgrammeRow> = programmes::table
-                .filter(
-                    sql::<Bool>("lower(name) = lower(")
-                        .bind::<diesel::sql_types::Text, _>(input.name.clone())
-                        .sql(")"),
-                )
-                .select(ProgrammeRow::as_select())
+            let existing: Option<Programme> = programmes::table
+                .filter(lower(programmes::name).eq(lower(input.name.clone())))
+                .select(Programme::as_select())
                 .first(conn)
                 .await
                 .optional()?;
-            let (id, outcome) = match existing {
-                None => {
-                    let id = Uuid::now_v7();
-                    diesel::insert_into(programmes::table)
-                        .values((programmes::id.eq(id), &input))
-                        .execute(conn)
-                        .await?;
-                    (id, Outcome::Created)
-                }
-                Some(row) if ProgrammeInput::from(row.clone()) == input => {
-                    (row.id, Outcome::Unchanged)
-                }
-                Some(row) => {
-                    diesel::update(programmes::table.find(row.id))
-                        .set(&input)
-                        .execute(conn)
-                        .await?;
-                    (row.id, Outcome::Updated)
-                }
-            };
-            self.report.count(outcome);
+            let what = format!("programme {:?}", seed.name);
+            let id = self
+                .put::<Programme>(conn, &what, existing, (), input)
+                .await?;
             self.programmes.insert(seed.name, id);
         }
         for seed in document.projects {
-            let title = seed.title.clone();
+            let title = seed.fields.get("title").cloned().unwrap_or_default();
             self.project(conn, &document.source_document, seed)
                 .await
-                .with_context(|| format!("project {title:?}"))?;
+                .with_context(|| format!("project {title}"))?;
         }
         Ok(())
     }
@@ -424,36 +356,24 @@ impl Loader {
             })
             .collect::<Result<Vec<_>>>()?;
         let lead = self.organisation_id(&seed.lead)?;
-        let input = ProjectInput {
-            reference: seed.reference,
-            title: seed.title,
-            title_en: seed.title_en,
-            summary: seed.summary,
-            aim: seed.aim,
-            problem: seed.problem,
-            objectives: seed.objectives,
-            status: seed.status,
-            lead_organisation_id: lead,
-            programme_id: seed
-                .programme
-                .as_deref()
-                .map(|n| self.programme_id(n))
-                .transpose()?,
-            start_date: seed.start_date,
-            end_date: seed.end_date,
-            date_precision: seed.date_precision.unwrap_or(DatePrecision::Day),
-            places: seed.places,
-            regions: seed.regions,
-            target_groups: seed.target_groups,
-            total_budget: None,
-            currency: None,
-            website: seed.website,
-            contact: seed.contact,
-            source_document: Some(source.to_owned()),
-            funding,
-            translations: Default::default(),
-        };
-        checked("project", &input)?;
+        let programme = seed
+            .programme
+            .as_deref()
+            .map(|n| self.programme_id(n))
+            .transpose()?;
+        let mut fields = seed.fields;
+        for (name, value) in [
+            ("lead_organisation_id", serde_json::to_value(lead)?),
+            ("programme_id", serde_json::to_value(programme)?),
+            ("funding", serde_json::to_value(funding)?),
+            ("source_document", serde_json::to_value(source)?),
+        ] {
+            if fields.insert(name.to_owned(), value).is_some() {
+                bail!("{name} is given by the seed loader, not by the seed file");
+            }
+        }
+        let input: ProjectInput = serde_json::from_value(serde_json::Value::Object(fields))
+            .context("the project's fields")?;
         // Natural key: the reference number, or the title and lead when there is none.
         let mut query = projects::table.select(ProjectRow::as_select()).into_boxed();
         query = match &input.reference {
@@ -465,101 +385,41 @@ impl Loader {
             ),
         };
         let existing: Option<ProjectRow> = query.first(conn).await.optional()?;
-        let project_id = match existing {
-            None => {
-                let project = crate::projects::insert_project(conn, input)
-                    .await
-                    .map_err(db)?;
-                self.report.count(Outcome::Created);
-                project.id
-            }
-            Some(row) => {
-                let id = row.id;
-                let funding = crate::projects::load_funding(conn, &[id])
-                    .await
-                    .map_err(db)?
-                    .remove(&id)
-                    .unwrap_or_default();
-                if ProjectInput::from_stored(row, funding) == input {
-                    self.report.count(Outcome::Unchanged);
-                } else {
-                    crate::projects::store_project(conn, id, input)
-                        .await
-                        .map_err(db)?;
-                    self.report.count(Outcome::Updated);
-                }
-                id
-            }
-        };
+        let project = ProjectId(
+            self.put::<Project>(conn, "project", existing, (), input)
+                .await?,
+        );
         for partner in seed.partners {
             let input = PartnerInput {
                 organisation_id: self.organisation_id(&partner.organisation)?,
                 role: partner.role,
                 description: partner.description,
             };
-            checked("partner", &input)?;
             let existing: Option<PartnerRow> = project_partners::table
-                .filter(project_partners::project_id.eq(project_id))
+                .filter(project_partners::project_id.eq(project.0))
                 .filter(project_partners::organisation_id.eq(input.organisation_id))
                 .filter(project_partners::role.eq(&input.role))
                 .select(PartnerRow::as_select())
                 .first(conn)
                 .await
                 .optional()?;
-            let outcome = match existing {
-                None => {
-                    diesel::insert_into(project_partners::table)
-                        .values((
-                            project_partners::id.eq(Uuid::now_v7()),
-                            project_partners::project_id.eq(project_id),
-                            &input,
-                        ))
-                        .execute(conn)
-                        .await?;
-                    Outcome::Created
-                }
-                Some(row) if PartnerInput::from(row.clone()) == input => Outcome::Unchanged,
-                Some(row) => {
-                    diesel::update(project_partners::table.find(row.id))
-                        .set(&input)
-                        .execute(conn)
-                        .await?;
-                    Outcome::Updated
-                }
-            };
-            self.report.count(outcome);
+            self.put::<Partner>(conn, "partner", existing, project, input)
+                .await?;
         }
         let mut activity_ids: HashMap<String, Uuid> = HashMap::new();
         for seed_activity in seed.activities {
             let input = seed_activity.activity;
-            checked(&format!("activity {:?}", seed_activity.key), &input)?;
-            let existing: Option<ActivityRow> = activities::table
-                .filter(activities::project_id.eq(project_id))
+            let existing: Option<Activity> = activities::table
+                .filter(activities::project_id.eq(project.0))
                 .filter(activities::title.eq(&input.title))
-                .select(ActivityRow::as_select())
+                .select(Activity::as_select())
                 .first(conn)
                 .await
                 .optional()?;
-            let (id, outcome) = match existing {
-                None => (
-                    crate::activities::insert_activity(conn, project_id, &input)
-                        .await
-                        .map_err(db)?
-                        .id,
-                    Outcome::Created,
-                ),
-                Some(row) if ActivityInput::from(row.clone()) == input => {
-                    (row.id, Outcome::Unchanged)
-                }
-                Some(row) => {
-                    diesel::update(activities::table.find(row.id))
-                        .set(&input)
-                        .execute(conn)
-                        .await?;
-                    (row.id, Outcome::Updated)
-                }
-            };
-            self.report.count(outcome);
+            let what = format!("activity {:?}", seed_activity.key);
+            let id = self
+                .put::<Activity>(conn, &what, existing, project, input)
+                .await?;
             if activity_ids.insert(seed_activity.key.clone(), id).is_some() {
                 bail!("activity key {:?} is used twice", seed_activity.key);
             }
@@ -583,11 +443,11 @@ impl Loader {
                 value: metric.value,
                 note: metric.note,
             };
-            checked(&format!("metric {}", input.indicator), &input)?;
-            let form = crate::metrics::form(conn, &input).await.map_err(db)?;
+            let what = format!("metric {}", input.indicator);
+            let key = form(conn, &input).await.map_err(|e| refused(&what, e))?;
             let existing: Option<MetricRow> = metric_values::table
-                .filter(metric_values::project_id.eq(project_id))
-                .filter(metric_values::indicator_id.eq(form.indicator_id))
+                .filter(metric_values::project_id.eq(project.0))
+                .filter(metric_values::indicator_id.eq(key.indicator_id))
                 .filter(metric_values::activity_id.is_not_distinct_from(input.activity_id))
                 .filter(metric_values::period_start.is_not_distinct_from(input.period_start))
                 .filter(metric_values::period_end.is_not_distinct_from(input.period_end))
@@ -599,27 +459,12 @@ impl Loader {
                 .first(conn)
                 .await
                 .optional()?;
-            let outcome = match existing {
-                None => {
-                    crate::metrics::insert_metric(conn, project_id, &input)
-                        .await
-                        .map_err(db)?;
-                    Outcome::Created
-                }
-                Some(row)
-                    if MetricInput::from_stored(row.clone(), input.indicator.clone()) == input =>
-                {
-                    Outcome::Unchanged
-                }
-                Some(row) => {
-                    diesel::update(metric_values::table.find(row.id))
-                        .set(form)
-                        .execute(conn)
-                        .await?;
-                    Outcome::Updated
-                }
-            };
-            self.report.count(outcome);
+            let existing = existing.map(|row| StoredMetric {
+                row,
+                indicator: input.indicator.clone(),
+            });
+            self.put::<MetricValue>(conn, &what, existing, project, input)
+                .await?;
         }
         Ok(())
     }

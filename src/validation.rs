@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use validator::{Validate, ValidationError};
 
-use crate::error::{validation_errors, ApiError, ApiResult};
+use crate::web::error::{validation_errors, ApiError, ApiResult};
 
 /// Runs `validator` and turns its errors into a 422 naming every field.
 pub fn validate<T: Validate>(input: &T) -> ApiResult<()> {

@@ -47,7 +47,7 @@ async fn a_database_outage_fails_fast_and_recovers_without_losing_acknowledged_w
         };
         keys::create(&mut conn, spec).await.unwrap().1
     };
-    let state = web::Data::new(kopa::app::AppState::new(
+    let state = web::Data::new(kopa::state::AppState::new(
         pool.clone(),
         RateLimits {
             anonymous: 0,

@@ -62,7 +62,7 @@ async fn anonymous_reads_use_the_standby_and_writers_read_their_writes_on_the_pr
         anonymous: 0,
         key: 0,
     };
-    let state = web::Data::new(kopa::app::AppState::new(pool, limits).with_read_pool(read_pool));
+    let state = web::Data::new(kopa::state::AppState::new(pool, limits).with_read_pool(read_pool));
     let app = test::init_service(kopa::app::build(state)).await;
     let auth = ("Authorization", format!("Bearer {token}"));
     let get = |path: String, keyed: bool| {

@@ -12,8 +12,8 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use super::{KeyIdentity, Scope};
-use crate::error::{ApiError, ApiResult};
 use crate::schema::api_keys;
+use crate::web::error::{ApiError, ApiResult};
 
 pub const TOKEN_PREFIX: &str = "kopa_";
 pub const PREFIX_LEN: usize = 12;

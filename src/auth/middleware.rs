@@ -12,9 +12,9 @@ use actix_web::{web, HttpMessage, ResponseError};
 use super::keys;
 use super::rate_limit::{Client, Decision};
 use super::Caller;
-use crate::app::AppState;
-use crate::error::ApiError;
-use crate::openapi::RouteTable;
+use crate::state::AppState;
+use crate::web::error::ApiError;
+use crate::web::openapi::RouteTable;
 
 pub async fn authenticate(
     req: ServiceRequest,

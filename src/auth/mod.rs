@@ -1,7 +1,8 @@
 //! Who is calling and what they may do: API keys, the caller of a request, and the access policy.
 //!
 //! Every rule about who may write or read what lives in this module ([`Caller::authorize`] for
-//! writes, [`Caller::visibility`] for reads); handlers only say what they are about to do.
+//! writes, [`Caller::visibility`] for reads, and [`Visibility`]'s SQL form, which every list,
+//! export and the change feed use); handlers only say what they are about to do.
 //!
 //! | scope            | allows                                                                |
 //! |------------------|-----------------------------------------------------------------------|
@@ -14,6 +15,7 @@
 pub mod keys;
 pub mod middleware;
 pub mod rate_limit;
+mod visibility;
 
 use std::collections::HashSet;
 use std::future::{ready, Ready};
@@ -21,14 +23,15 @@ use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
-use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult};
-use crate::projects::ProjectStatus;
+use crate::domain::{Id, OrganisationId, ProjectId, ProjectStatus};
 use crate::schema::{project_partners, projects};
+use crate::web::error::{ApiError, ApiResult};
+
+pub use visibility::Visibility;
 
 crate::text_enum! {
     /// What an API key may do (see the module table).
@@ -79,22 +82,11 @@ pub enum Access {
     /// Registry-wide records: organisations, programmes, indicators, vocabularies, API keys.
     Registry,
     /// Creating a project led by this organisation (or moving a project to it).
-    LeadProject { lead: Uuid },
+    LeadProject { lead: OrganisationId },
     /// Changing a project or its partners, activities and funding lines.
-    EditProject { project: Uuid },
+    EditProject { project: ProjectId },
     /// Writing outcome numbers of a project.
-    WriteMetrics { project: Uuid },
-}
-
-/// Which projects' private data (drafts, contacts) a caller may read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Visibility {
-    /// Published projects only.
-    Published,
-    /// Published projects plus those this organisation leads or partners in.
-    PublishedAndOwn(Uuid),
-    /// Everything.
-    All,
+    WriteMetrics { project: ProjectId },
 }
 
 impl Caller {
@@ -121,18 +113,22 @@ impl Caller {
                 organisation_id: Some(org),
                 ..
             }) if self.has(Scope::ReadPrivate) || self.has(Scope::ProjectsWrite) => {
-                Visibility::PublishedAndOwn(*org)
+                Visibility::PublishedAndOwn(OrganisationId(*org))
             }
             _ => Visibility::Published,
         }
     }
 
-    /// Refuses the write unless the policy allows it: 401 without a key, 403 with the wrong scope
-    /// or organisation. Project facts (lead, partners) are read from `conn`.
+    /// Refuses the write unless the policy allows it: 401 without a key, 404 when the project it
+    /// concerns does not exist, 403 with the wrong scope or organisation. Project facts (lead,
+    /// partners) are read from `conn`.
     pub async fn authorize(&self, conn: &mut AsyncPgConnection, access: Access) -> ApiResult<()> {
         let Some(key) = self.key() else {
             return Err(ApiError::key_required());
         };
+        if let Access::EditProject { project } | Access::WriteMetrics { project } = access {
+            ensure_exists(conn, project).await?;
+        }
         if self.is_admin() {
             return Ok(());
         }
@@ -155,7 +151,7 @@ impl Caller {
                 scope.as_str()
             )));
         }
-        let Some(org) = key.organisation_id else {
+        let Some(org) = key.organisation_id.map(OrganisationId) else {
             return Err(forbidden("this key belongs to no organisation"));
         };
         let allowed = match access {
@@ -222,7 +218,7 @@ impl Caller {
     pub async fn sees_private(
         &self,
         conn: &mut AsyncPgConnection,
-        project: Uuid,
+        project: ProjectId,
     ) -> ApiResult<bool> {
         Ok(match self.visibility() {
             Visibility::All => true,
@@ -232,57 +228,25 @@ impl Caller {
             }
         })
     }
-}
 
-/// Ids of the projects a caller may see, as a subquery (`None`: every project).
-pub fn visible_projects(
-    visibility: Visibility,
-) -> Option<projects::BoxedQuery<'static, Pg, diesel::sql_types::Uuid>> {
-    let query = projects::table.select(projects::id);
-    match visibility {
-        Visibility::All => None,
-        Visibility::Published => Some(
-            query
-                .filter(projects::status.ne(ProjectStatus::Draft))
-                .into_boxed(),
-        ),
-        Visibility::PublishedAndOwn(org) => {
-            let partnered = project_partners::table
-                .filter(project_partners::organisation_id.eq(org))
-                .select(project_partners::project_id);
-            Some(
-                query
-                    .filter(
-                        projects::status
-                            .ne(ProjectStatus::Draft)
-                            .or(projects::lead_organisation_id.eq(org))
-                            .or(projects::id.eq_any(partnered)),
-                    )
-                    .into_boxed(),
-            )
-        }
-    }
-}
-
-impl Caller {
     /// 404 unless the project exists and this caller may see it (drafts are private).
     pub async fn ensure_visible(
         &self,
         conn: &mut AsyncPgConnection,
-        project: Uuid,
+        project: ProjectId,
     ) -> ApiResult<()> {
         let status: Option<ProjectStatus> = projects::table
-            .find(project)
+            .find(project.uuid())
             .select(projects::status)
             .first(conn)
             .await
             .optional()?;
         match status {
             Some(ProjectStatus::Draft) if !self.sees_private(conn, project).await? => {
-                Err(ApiError::not_found("project", project))
+                Err(ApiError::not_found(ProjectId::NAME, project))
             }
             Some(_) => Ok(()),
-            None => Err(ApiError::not_found("project", project)),
+            None => Err(ApiError::not_found(ProjectId::NAME, project)),
         }
     }
 }
@@ -301,8 +265,26 @@ enum Role {
     None,
 }
 
+/// 404 unless the project exists.
+async fn ensure_exists(conn: &mut AsyncPgConnection, project: ProjectId) -> ApiResult<()> {
+    let found: i64 = projects::table
+        .find(project.uuid())
+        .count()
+        .get_result(conn)
+        .await?;
+    if found == 0 {
+        return Err(ApiError::not_found(ProjectId::NAME, project));
+    }
+    Ok(())
+}
+
 /// How `org` takes part in `project` (a missing project is a 404).
-async fn project_role(conn: &mut AsyncPgConnection, project: Uuid, org: Uuid) -> ApiResult<Role> {
+async fn project_role(
+    conn: &mut AsyncPgConnection,
+    project: ProjectId,
+    org: OrganisationId,
+) -> ApiResult<Role> {
+    let (project, org) = (project.uuid(), org.uuid());
     let lead: Option<Uuid> = projects::table
         .find(project)
         .select(projects::lead_organisation_id)
@@ -310,7 +292,7 @@ async fn project_role(conn: &mut AsyncPgConnection, project: Uuid, org: Uuid) ->
         .await
         .optional()?;
     let Some(lead) = lead else {
-        return Err(ApiError::not_found("project", project));
+        return Err(ApiError::not_found(ProjectId::NAME, project));
     };
     if lead == org {
         return Ok(Role::Lead);

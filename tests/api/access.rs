@@ -244,6 +244,86 @@ async fn the_authorization_matrix_holds() {
     );
 }
 
+/// Every write runs the same skeleton, so every resource answers in the same order: a record
+/// that does not exist is 404 for any caller; a caller without the right gets 403 for any
+/// record that does (before its `If-Match` is looked at); a stale `If-Match` is 412 before the
+/// body's content is.
+#[actix_web::test]
+async fn writes_answer_404_then_403_then_412_then_422() {
+    let app = TestApp::new().await;
+    let w = world(&app).await;
+    let admin = app.operator_token.clone();
+    let outsider = app
+        .key(Some(&w.other), &["projects:write", "metrics:write"])
+        .await;
+    let missing = "0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b";
+    app.act_as(Some(&admin));
+    let metric = app
+        .post_json(
+            &format!("/v1/projects/{}/metrics", w.project),
+            &json!({"indicator": "people_trained", "value": 5}),
+        )
+        .await;
+    assert_eq!(metric.status, 201, "{}", metric.text);
+    let records = [
+        format!("/v1/organisations/{}", w.lead),
+        format!("/v1/projects/{}", w.project),
+        format!("/v1/projects/{}/partners/{}", w.project, {
+            let partners = app
+                .get(&format!("/v1/projects/{}/partners", w.project))
+                .await;
+            partners.body["data"][0]["id"].as_str().unwrap().to_owned()
+        }),
+        format!("/v1/activities/{}", w.activity),
+        format!("/v1/metrics/{}", metric.body["id"].as_str().unwrap()),
+        "/v1/indicators/people_trained".to_owned(),
+    ];
+    for path in &records {
+        let gone = match path.rsplit_once('/') {
+            Some((base, _)) if base.ends_with("indicators") => format!("{base}/no_such_code"),
+            Some((base, _)) => format!("{base}/{missing}"),
+            None => unreachable!(),
+        };
+        for token in [&admin, &outsider] {
+            app.act_as(Some(token));
+            let patched = app.patch(&gone, &json!({}), Some("\"stale\"")).await;
+            assert_eq!(patched.status, 404, "PATCH {gone}: {}", patched.text);
+            let deleted = app.delete(&gone, Some("\"stale\"")).await;
+            assert_eq!(deleted.status, 404, "DELETE {gone}: {}", deleted.text);
+        }
+        app.act_as(Some(&outsider));
+        let refused = app
+            .patch(path, &json!({"no_such_field": 1}), Some("\"stale\""))
+            .await;
+        assert_eq!(
+            refused.status, 403,
+            "PATCH {path} without rights: {}",
+            refused.text
+        );
+        let refused = app.delete(path, Some("\"stale\"")).await;
+        assert_eq!(
+            refused.status, 403,
+            "DELETE {path} without rights: {}",
+            refused.text
+        );
+        app.act_as(Some(&admin));
+        let stale = app
+            .patch(path, &json!({"no_such_field": 1}), Some("\"stale\""))
+            .await;
+        assert_eq!(
+            stale.status, 412,
+            "PATCH {path} with a stale If-Match: {}",
+            stale.text
+        );
+        let invalid = app.patch(path, &json!({"no_such_field": 1}), None).await;
+        assert_eq!(
+            invalid.status, 422,
+            "PATCH {path} with an unknown field: {}",
+            invalid.text
+        );
+    }
+}
+
 #[actix_web::test]
 async fn drafts_and_contacts_stay_private() {
     let app = TestApp::new().await;

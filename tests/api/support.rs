@@ -409,7 +409,7 @@ impl TestApp {
     }
 
     async fn instance(pool: DbPool, limits: kopa::auth::rate_limit::RateLimits) -> Caller {
-        let state = web::Data::new(kopa::app::AppState::new(pool, limits));
+        let state = web::Data::new(kopa::state::AppState::new(pool, limits));
         let service = Rc::new(actix_web::test::init_service(kopa::app::build(state)).await);
         Rc::new(move |request: TestRequest| {
             let service = service.clone();

@@ -2059,7 +2059,7 @@ export interface components {
              */
             id: string;
             /**
-             * @description Reference number given by the funder.
+             * @description Reference number given by the funder (unique).
              * @example 1DP/1.5.2.2.2/12/APIA/SIF/176
              */
             reference: string | null;
@@ -2079,17 +2079,17 @@ export interface components {
              */
             summary: string | null;
             /**
-             * @description The project's aim.
+             * @description The project's aim, as stated by it.
              * @example stiprināt mazākumtautību un citu NVO kapacitāti
              */
             aim: string | null;
             /**
-             * @description The problem addressed.
+             * @description The problem the project addresses.
              * @example demokrātiskas, saliedētas un pilsoniskas sabiedrības veidošana
              */
             problem: string | null;
             /**
-             * @description Objectives, in order.
+             * @description Objectives, in order (at most 50, each at most 2000 characters).
              * @example [
              *       "izveidot koalīciju mazākumtautību NVO pārstāvniecībai"
              *     ]
@@ -2105,26 +2105,26 @@ export interface components {
             lead_organisation_id: string;
             /**
              * Format: uuid
-             * @description The main programme.
+             * @description The main programme the project is funded under.
              * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7d
              */
             programme_id: string | null;
             /**
              * Format: date
-             * @description First day.
+             * @description First day of the project.
              * @example 2012-09-01
              */
             start_date: string | null;
             /**
              * Format: date
-             * @description Last day.
+             * @description Last day of the project (not before `start_date`).
              * @example 2013-08-31
              */
             end_date: string | null;
-            /** @description Precision of the dates. */
+            /** @description Precision of the dates; default `day`. */
             date_precision: components["schemas"]["DatePrecision"];
             /**
-             * @description Places, as named in the source.
+             * @description Places where the project works, as named in the source.
              * @example [
              *       "Daugavpils",
              *       "Ilūkstes novads"
@@ -2132,14 +2132,14 @@ export interface components {
              */
             places: string[];
             /**
-             * @description Region codes.
+             * @description Region codes (`/v1/vocabularies/regions`).
              * @example [
              *       "latgale"
              *     ]
              */
             regions: string[];
             /**
-             * @description Target group codes.
+             * @description Target group codes (`/v1/vocabularies/target_groups`).
              * @example [
              *       "seniors",
              *       "youth"

@@ -1,0 +1,53 @@
+//! The one read rule: a caller sees published projects, plus the drafts of projects its
+//! organisation leads or partners in (with `read:private` or `projects:write`), or everything
+//! (`admin`). Partners, activities and metric values follow their project.
+//!
+//! The rule is written here once, in Rust ([`super::Caller::ensure_visible`]) and as SQL
+//! ([`Visibility::condition`]), which single reads, lists, exports, stats and the change feed
+//! all use.
+
+use uuid::Uuid;
+
+use crate::domain::{Id, OrganisationId};
+
+/// Which projects' private data (drafts, contacts) a caller may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Published projects only.
+    Published,
+    /// Published projects plus those this organisation leads or partners in.
+    PublishedAndOwn(OrganisationId),
+    /// Everything.
+    All,
+}
+
+impl Visibility {
+    /// The rule as a SQL condition over a `projects` row aliased `alias` (`None`: every project
+    /// is visible). `bind` registers the organisation's id and returns its placeholder.
+    pub fn condition(self, alias: &str, bind: impl FnOnce(Uuid) -> String) -> Option<String> {
+        match self {
+            Visibility::All => None,
+            Visibility::Published => Some(format!("{alias}.status <> 'draft'")),
+            Visibility::PublishedAndOwn(org) => {
+                let org = bind(org.uuid());
+                Some(format!(
+                    "({alias}.status <> 'draft' OR {alias}.lead_organisation_id = {org} OR EXISTS \
+                     (SELECT 1 FROM project_partners vp WHERE vp.project_id = {alias}.id \
+                     AND vp.organisation_id = {org}))"
+                ))
+            }
+        }
+    }
+
+    /// The rule for records that belong to the project in `project_column`: the project exists
+    /// and is visible.
+    pub fn project_condition(
+        self,
+        project_column: &str,
+        bind: impl FnOnce(Uuid) -> String,
+    ) -> Option<String> {
+        self.condition("v", bind).map(|visible| {
+            format!("EXISTS (SELECT 1 FROM projects v WHERE v.id = {project_column} AND {visible})")
+        })
+    }
+}

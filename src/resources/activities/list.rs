@@ -1,0 +1,310 @@
+//! Activities across projects: filters, search over titles and places, sort, CSV.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use actix_web::{get, HttpResponse};
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel_async::AsyncPgConnection;
+use uuid::Uuid;
+
+use super::Activity;
+use crate::auth::Caller;
+use crate::domain::{Lang, ProjectId};
+use crate::resources::lookup;
+use crate::resources::record::{Ctx, Parent};
+use crate::resources::vocabularies::{self, VocabularyName};
+use crate::state::Reader;
+use crate::web::csv_export::{self, Format};
+use crate::web::error::ApiResult;
+use crate::web::http::Query;
+use crate::web::listing::{
+    self, Cursor, Filters, KeyType, Order, Paging, Search, SortField, Source, Value,
+};
+use crate::web::pagination::Page;
+
+static SOURCE: Source = Source {
+    table: "activities",
+    alias: "a",
+    columns: &COLUMNS,
+    sorts: &[
+        SortField {
+            name: "start_date",
+            ascending: "coalesce(a.start_date, 'infinity'::date)",
+            descending: "coalesce(a.start_date, '-infinity'::date)",
+            key_type: KeyType::Date,
+        },
+        SortField::column("updated_at", "a.updated_at", KeyType::Time),
+    ],
+    default_sort: "id",
+    id_type: "uuid",
+};
+static COLUMNS: LazyLock<String> = crate::list_columns!(activities, Activity, "a");
+
+crate::list_params! {
+    pub struct ActivityListParams ("Page size.") {
+        /// Only activities of this kind.
+        #[param(example = "meeting")]
+        pub kind: Option<String>,
+    }
+}
+
+/// List a project's activities
+#[utoipa::path(
+    tag = "activities",
+    params(("id" = Uuid, Path, description = "Project id"), ActivityListParams),
+    responses((status = 200, description = "One page of activities", body = Page<Activity>,
+        headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))))
+)]
+#[get("/projects/{id}/activities")]
+pub async fn list_activities(
+    ctx: Ctx,
+    Query(params): Query<ActivityListParams>,
+    Parent(project): Parent<ProjectId>,
+) -> ApiResult<HttpResponse> {
+    let order = SOURCE.order(None, None)?;
+    let paging = Paging::of(&params, &SOURCE, &order, false)?;
+    let mut conn = ctx.state.reader(&ctx.caller).await?;
+    ctx.caller.ensure_visible(&mut conn, project).await?;
+    let mut filters = Filters::default();
+    filters.equal("a.project_id", Some(Value::Uuid(project.0)));
+    filters.equal("a.kind", params.kind.map(Value::Text));
+    let rows = listing::page(&mut conn, &SOURCE, &filters, &order, &paging).await?;
+    Ok(rows.map(|a: Activity| a).respond(&ctx.req))
+}
+
+crate::list_params! {
+    pub struct ActivitySearchParams ("Page size.") {
+        /// Order: `id` (default), `start_date`, `updated_at`, or `relevance` (default with `q`);
+        /// prefix `-` for descending. Unknown dates sort last.
+        #[param(
+            example = "-start_date",
+            pattern = "^(-?(id|start_date|updated_at)|relevance)$"
+        )]
+        pub sort: Option<String>,
+        /// Search titles, places and descriptions; ignores case, diacritics and Latvian endings.
+        #[param(example = "tikšanās", min_length = 1, max_length = 200)]
+        pub q: Option<String>,
+        /// Language of labels in CSV exports.
+        pub lang: Option<Lang>,
+        /// `csv` streams the whole filtered list as CSV (like `Accept: text/csv`).
+        pub format: Option<Format>,
+        /// Only activities of this project.
+        pub project: Option<Uuid>,
+        /// Only activities of projects this organisation leads or partners in.
+        pub organisation: Option<Uuid>,
+        /// Only activities of this kind (`/v1/vocabularies/activity_kinds`).
+        #[param(example = "meeting")]
+        pub kind: Option<String>,
+        /// Only activities in this region (code).
+        #[param(example = "riga")]
+        pub region: Option<String>,
+        /// Only activities aimed at this target group (code).
+        #[param(example = "seniors")]
+        pub target_group: Option<String>,
+        /// Only activities taking place on this day.
+        #[param(example = "2013-03-08")]
+        pub active_on: Option<NaiveDate>,
+        /// Only activities starting on or after this day.
+        pub starts_after: Option<NaiveDate>,
+        /// Only activities starting on or before this day.
+        pub starts_before: Option<NaiveDate>,
+        /// Only activities changed at or after this instant.
+        pub updated_since: Option<DateTime<Utc>>,
+    }
+}
+
+async fn filters(
+    conn: &mut AsyncPgConnection,
+    params: &ActivitySearchParams,
+    caller: &Caller,
+) -> ApiResult<(Filters, Option<String>)> {
+    for (param, vocabulary, code) in [
+        ("kind", VocabularyName::ActivityKinds, &params.kind),
+        ("region", VocabularyName::Regions, &params.region),
+        (
+            "target_group",
+            VocabularyName::TargetGroups,
+            &params.target_group,
+        ),
+    ] {
+        if let Some(code) = code {
+            vocabularies::ensure_code(conn, vocabulary, param, code).await?;
+        }
+    }
+    let mut f = Filters::default();
+    f.visible(caller.visibility(), "a.project_id");
+    if let Some(project) = params.project {
+        let project = f.bind(Value::Uuid(project));
+        f.and(format!("a.project_id = {project}"));
+    }
+    if let Some(org) = params.organisation {
+        let org = f.bind(Value::Uuid(org));
+        f.and(format!(
+            "EXISTS (SELECT 1 FROM projects op WHERE op.id = a.project_id AND (op.lead_organisation_id = {org} \
+             OR EXISTS (SELECT 1 FROM project_partners pp WHERE pp.project_id = op.id AND pp.organisation_id = {org})))"
+        ));
+    }
+    if let Some(kind) = &params.kind {
+        let kind = f.bind(Value::Text(kind.clone()));
+        f.and(format!("a.kind = {kind}"));
+    }
+    if let Some(region) = &params.region {
+        let region = f.bind(Value::Text(region.clone()));
+        f.and(format!("a.region = {region}"));
+    }
+    if let Some(group) = &params.target_group {
+        let group = f.bind(Value::Texts(vec![group.clone()]));
+        f.and(format!("a.target_groups @> {group}"));
+    }
+    if let Some(day) = params.active_on {
+        let day = f.bind(Value::Date(day));
+        f.and(format!(
+            "a.start_date <= {day} AND coalesce(a.end_date, a.start_date) >= {day}"
+        ));
+    }
+    if let Some(day) = params.starts_after {
+        let day = f.bind(Value::Date(day));
+        f.and(format!("a.start_date >= {day}"));
+    }
+    if let Some(day) = params.starts_before {
+        let day = f.bind(Value::Date(day));
+        f.and(format!("a.start_date <= {day}"));
+    }
+    if let Some(since) = params.updated_since {
+        let since = f.bind(Value::Time(since));
+        f.and(format!("a.updated_at >= {since}"));
+    }
+    let relevance = Search::parse(params.q.as_deref())?.map(|s| s.apply(&mut f, "a"));
+    Ok((f, relevance))
+}
+
+/// List activities across projects
+///
+/// Filters combine with AND; keyset pagination under every sort. With `Accept: text/csv` or
+/// `format=csv` the whole list streams as CSV with kind, region and target group labels.
+#[utoipa::path(
+    tag = "activities",
+    params(ActivitySearchParams),
+    responses((status = 200, description = "One page of activities (or the whole list as CSV)",
+        content((Page<Activity> = "application/json"), (String = "text/csv")),
+        headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))))
+)]
+#[get("/activities")]
+pub async fn search_activities(
+    ctx: Ctx,
+    Query(params): Query<ActivitySearchParams>,
+) -> ApiResult<HttpResponse> {
+    let Ctx { state, caller, req } = ctx;
+    let mut conn = state.reader(&caller).await?;
+    let (filters, relevance) = filters(&mut conn, &params, &caller).await?;
+    let order = SOURCE.order(params.sort.as_deref(), relevance.as_deref())?;
+    if csv_export::wanted(&req, params.format) {
+        let cursor = Cursor::decode(params.cursor.as_deref(), &order, SOURCE.id_type)?;
+        let lang = Lang::negotiate(params.lang, &req).unwrap_or(Lang::Lv);
+        let context = Export {
+            kinds: vocabularies::labels(&mut conn, VocabularyName::ActivityKinds, lang).await?,
+            regions: vocabularies::labels(&mut conn, VocabularyName::Regions, lang).await?,
+            target_groups: vocabularies::labels(&mut conn, VocabularyName::TargetGroups, lang)
+                .await?,
+            filters,
+            order,
+        };
+        return csv_export::export(
+            Reader::new(state, &caller),
+            conn,
+            "activities",
+            CSV_HEADER,
+            context,
+            cursor,
+            chunk,
+        )
+        .await;
+    }
+    let paging = Paging::of(&params, &SOURCE, &order, false)?;
+    let rows = listing::page(&mut conn, &SOURCE, &filters, &order, &paging).await?;
+    Ok(rows.map(|a: Activity| a).respond(&req))
+}
+
+const CSV_HEADER: &[&str] = &[
+    "id",
+    "project_id",
+    "project_title",
+    "title",
+    "kind",
+    "kind_label",
+    "start_date",
+    "end_date",
+    "place",
+    "region",
+    "region_label",
+    "participants",
+    "target_groups",
+    "target_group_labels",
+    "updated_at",
+    "version",
+];
+
+struct Export {
+    kinds: HashMap<String, String>,
+    regions: HashMap<String, String>,
+    target_groups: HashMap<String, String>,
+    filters: Filters,
+    order: Order,
+}
+
+fn chunk<'a>(
+    conn: &'a mut AsyncPgConnection,
+    export: &'a Export,
+    cursor: Option<Cursor>,
+) -> csv_export::Chunk<'a> {
+    Box::pin(async move {
+        let (rows, next) = listing::chunk::<Activity>(
+            conn,
+            &SOURCE,
+            &export.filters,
+            &export.order,
+            cursor,
+            csv_export::CHUNK,
+        )
+        .await?;
+        let titles = lookup::project_titles(conn, rows.iter().map(|r| r.project_id)).await?;
+        let label =
+            |map: &HashMap<String, String>, code: &str| map.get(code).cloned().unwrap_or_default();
+        let opt = |v: Option<String>| v.unwrap_or_default();
+        let rows = rows
+            .into_iter()
+            .map(|a| {
+                let kind_label = label(&export.kinds, &a.kind);
+                let group_labels: Vec<String> = a
+                    .target_groups
+                    .iter()
+                    .map(|g| label(&export.target_groups, g))
+                    .collect();
+                vec![
+                    a.id.to_string(),
+                    a.project_id.to_string(),
+                    titles.get(&a.project_id).cloned().unwrap_or_default(),
+                    a.title,
+                    a.kind,
+                    kind_label,
+                    opt(a.start_date.map(|d| d.to_string())),
+                    opt(a.end_date.map(|d| d.to_string())),
+                    opt(a.place),
+                    opt(a.region.clone()),
+                    a.region
+                        .as_deref()
+                        .map(|r| label(&export.regions, r))
+                        .unwrap_or_default(),
+                    opt(a.participants.map(|n| n.to_string())),
+                    csv_export::join(&a.target_groups),
+                    csv_export::join(&group_labels),
+                    a.updated_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    a.version.to_string(),
+                ]
+            })
+            .collect();
+        Ok((rows, next))
+    })
+}

@@ -1,0 +1,274 @@
+//! `/v1/api-keys`: create, list and revoke API keys (admin only), and `kopa keys create`.
+
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::keys::{self, KeySpec};
+use crate::auth::{Access, Caller, Scope};
+use crate::config::KeyCreateArgs;
+use crate::domain::{ApiKeyId, Id};
+use crate::schema::{api_keys, organisations};
+use crate::state::AppState;
+use crate::validation;
+use crate::web::error::{ApiError, ApiResult};
+use crate::web::http::{self, Json, NoParams, Query};
+use crate::web::pagination::{self, Page};
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_api_keys)
+        .service(create_api_key)
+        .service(revoke_api_key);
+}
+
+/// A new API key.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyInput {
+    /// The organisation the key acts for. Only an operator key whose single scope is `admin` may
+    /// leave it out.
+    pub organisation_id: Option<Uuid>,
+    /// A name to recognise the key by, e.g. the partner system that uses it.
+    #[validate(length(min = 1, max = 100), custom(function = "validation::trimmed"))]
+    #[schema(min_length = 1, max_length = 100, example = "LSK reporting system")]
+    pub name: String,
+    /// What the key may do.
+    #[validate(length(min = 1, max = 4))]
+    #[schema(min_items = 1, max_items = 4, example = json!(["metrics:write"]))]
+    pub scopes: Vec<Scope>,
+    /// When the key stops working (default: never).
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// An API key as listed: never the secret itself.
+#[derive(Debug, Serialize, ToSchema, Queryable, Selectable)]
+#[diesel(table_name = api_keys, check_for_backend(diesel::pg::Pg))]
+pub struct ApiKey {
+    pub id: Uuid,
+    /// The organisation the key acts for (`null` for an operator key).
+    pub organisation_id: Option<Uuid>,
+    pub name: String,
+    /// The first characters of the key, to tell keys apart.
+    #[schema(example = "kopa_Zk3xQ9a")]
+    pub prefix: String,
+    #[diesel(deserialize_as = Vec<String>)]
+    #[schema(value_type = Vec<Scope>)]
+    pub scopes: ScopeList,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Last authenticated use (refreshed at most once a minute).
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Scopes read from the `text[]` column.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct ScopeList(Vec<Scope>);
+
+impl From<Vec<String>> for ScopeList {
+    fn from(raw: Vec<String>) -> Self {
+        ScopeList(raw.iter().filter_map(|s| s.parse().ok()).collect())
+    }
+}
+
+/// A key just created: the only response that carries the secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyCreated {
+    #[serde(flatten)]
+    pub record: ApiKey,
+    /// The key. Send it as `Authorization: Bearer <key>`. It is not stored and cannot be shown
+    /// again.
+    #[schema(example = "kopa_Zk3xQ9aV1c8mJ0bq2Yt7LrW5sNn4hGe6dPfKoXiU")]
+    pub key: String,
+}
+
+async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<ApiKey> {
+    api_keys::table
+        .find(id)
+        .select(ApiKey::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("API key", id))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ApiKeyListParams {
+    /// Page size.
+    #[param(minimum = 1, maximum = 200, default = 50)]
+    pub limit: Option<i64>,
+    /// Opaque cursor from a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Only keys of this organisation.
+    pub organisation: Option<Uuid>,
+}
+
+const SORT: &str = "id";
+
+/// List API keys (admin)
+#[utoipa::path(
+    tag = "api-keys",
+    params(ApiKeyListParams),
+    security(("bearer" = [])),
+    responses((status = 200, description = "One page of keys", body = Page<ApiKey>,
+        headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))))
+)]
+#[get("/api-keys")]
+async fn list_api_keys(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: Caller,
+    Query(params): Query<ApiKeyListParams>,
+) -> ApiResult<HttpResponse> {
+    let limit = pagination::limit(params.limit)?;
+    let after: Option<Uuid> = pagination::decode_cursor(params.cursor.as_deref(), SORT)?;
+    let mut conn = state.conn().await?;
+    caller.authorize(&mut conn, Access::Registry).await?;
+    let mut query = api_keys::table
+        .select(ApiKey::as_select())
+        .order(api_keys::id)
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(api_keys::id.gt(after));
+    }
+    if let Some(org) = params.organisation {
+        query = query.filter(api_keys::organisation_id.eq(org));
+    }
+    let rows: Vec<ApiKey> = query.load(&mut conn).await?;
+    Ok(Page::from_rows(rows, limit, SORT, |k: &ApiKey| k.id).respond(&req))
+}
+
+/// Create an API key (admin)
+///
+/// The response is the only place the key appears; store it.
+#[utoipa::path(
+    tag = "api-keys",
+    request_body = ApiKeyInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created; `key` holds the secret", body = ApiKeyCreated,
+            headers(("Location" = String, description = "URL of the new key"))),
+    )
+)]
+#[post("/api-keys")]
+async fn create_api_key(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Json(input): Json<ApiKeyInput>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.writer(&caller).await?;
+    caller.authorize(&mut conn, Access::Registry).await?;
+    validation::validate(&input)?;
+    let (id, token) = keys::create(
+        &mut conn,
+        KeySpec {
+            organisation_id: input.organisation_id,
+            name: input.name,
+            scopes: input.scopes,
+            expires_at: input.expires_at,
+            created_by: caller.key().map(|k| k.id),
+        },
+    )
+    .await?;
+    let record = find(&mut conn, id).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/v1/api-keys/{id}"),
+        ))
+        .json(ApiKeyCreated { record, key: token }))
+}
+
+/// Revoke an API key (admin)
+///
+/// The key stops working at once; the record stays for the audit trail. Revoking twice is fine.
+#[utoipa::path(
+    tag = "api-keys",
+    params(("id" = Uuid, Path, description = "API key id"), NoParams),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Revoked"))
+)]
+#[delete("/api-keys/{id}")]
+async fn revoke_api_key(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _: Query<NoParams>,
+) -> ApiResult<HttpResponse> {
+    let id: ApiKeyId = http::parse_id(&id)?;
+    let mut conn = state.writer(&caller).await?;
+    caller.authorize(&mut conn, Access::Registry).await?;
+    let revoked = diesel::update(api_keys::table.find(id.uuid()))
+        .set(api_keys::revoked_at.eq(Some(Utc::now())))
+        .filter(api_keys::revoked_at.is_null())
+        .execute(&mut conn)
+        .await?;
+    if revoked == 0 {
+        find(&mut conn, id.uuid()).await?;
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `kopa keys create`: the organisation may be given by id, registration number or name.
+pub async fn create_from_cli(
+    conn: &mut AsyncPgConnection,
+    args: &KeyCreateArgs,
+) -> anyhow::Result<(Uuid, String)> {
+    let scopes = args
+        .scopes
+        .iter()
+        .map(|s| {
+            s.parse::<Scope>().map_err(|_| {
+                anyhow::anyhow!(
+                    "unknown scope {s:?}; use metrics:write, projects:write, read:private or admin"
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let organisation_id = match &args.organisation {
+        None => None,
+        Some(given) => {
+            let mut query = organisations::table.select(organisations::id).into_boxed();
+            query =
+                match given.parse::<Uuid>() {
+                    Ok(id) => query.filter(organisations::id.eq(id)),
+                    Err(_) => query.filter(
+                        organisations::registration_number.eq(given.clone()).or(
+                            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(name) = lower(")
+                                .bind::<diesel::sql_types::Text, _>(given.clone())
+                                .sql(")"),
+                        ),
+                    ),
+                };
+            let found: Vec<Uuid> = query.load(conn).await?;
+            match found.as_slice() {
+                [id] => Some(*id),
+                [] => {
+                    anyhow::bail!("no organisation with id, registration number or name {given:?}")
+                }
+                _ => anyhow::bail!("several organisations match {given:?}; give the id"),
+            }
+        }
+    };
+    keys::create(
+        conn,
+        KeySpec {
+            organisation_id,
+            name: args.name.clone(),
+            scopes,
+            expires_at: args.expires_at,
+            created_by: None,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))
+}

@@ -1,0 +1,313 @@
+//! Metric values across projects: filters, sort, CSV with indicator and target group labels.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use actix_web::{get, HttpResponse};
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::{MetricRow, MetricValue};
+use crate::auth::Visibility;
+use crate::db::DbConn;
+use crate::domain::{money, Lang, MetricKind};
+use crate::resources::lookup;
+use crate::resources::record::Ctx;
+use crate::resources::vocabularies::{self, VocabularyName};
+use crate::schema::indicators;
+use crate::state::Reader;
+use crate::web::csv_export::{self, Format};
+use crate::web::error::ApiResult;
+use crate::web::http::Query;
+use crate::web::listing::{
+    self, Cursor, Filters, KeyType, Order, Paging, SortField, Source, Value,
+};
+use crate::web::pagination::Page;
+
+static SOURCE: Source = Source {
+    table: "metric_values",
+    alias: "m",
+    columns: &COLUMNS,
+    sorts: &[SortField::column(
+        "updated_at",
+        "m.updated_at",
+        KeyType::Time,
+    )],
+    default_sort: "id",
+    id_type: "uuid",
+};
+static COLUMNS: LazyLock<String> = crate::list_columns!(metric_values, MetricRow, "m");
+
+crate::list_params! {
+    pub struct MetricListParams ("Page size.") {
+        /// Order: `id` (default) or `updated_at`; prefix `-` for descending.
+        #[param(example = "-updated_at", pattern = "^-?(id|updated_at)$")]
+        pub sort: Option<String>,
+        /// Language of labels in CSV exports.
+        pub lang: Option<Lang>,
+        /// `csv` streams the whole filtered list as CSV (like `Accept: text/csv`).
+        pub format: Option<Format>,
+        /// Only values of this indicator (code).
+        #[param(example = "people_trained")]
+        pub indicator: Option<String>,
+        /// Only values of this project.
+        pub project: Option<Uuid>,
+        /// Only values of projects this organisation leads or partners in.
+        pub organisation: Option<Uuid>,
+        /// Only values of projects under this programme (main programme or a funding line).
+        pub programme: Option<Uuid>,
+        /// Only values of projects working in this region (code).
+        #[param(example = "latgale")]
+        pub region: Option<String>,
+        /// Only values of this activity.
+        pub activity: Option<Uuid>,
+        /// Only actual, target or baseline values.
+        pub kind: Option<MetricKind>,
+        /// Only values about this target group (code).
+        #[param(example = "seniors")]
+        pub target_group: Option<String>,
+        /// Only values whose period ends on or after this day.
+        #[param(example = "2012-01-01")]
+        pub period_from: Option<NaiveDate>,
+        /// Only values whose period starts on or before this day.
+        #[param(example = "2013-12-31")]
+        pub period_to: Option<NaiveDate>,
+        /// Only values changed at or after this instant.
+        pub updated_since: Option<DateTime<Utc>>,
+    }
+}
+
+async fn filters(
+    conn: &mut AsyncPgConnection,
+    params: &MetricListParams,
+    visibility: Visibility,
+) -> ApiResult<Filters> {
+    for (param, vocabulary, code) in [
+        ("region", VocabularyName::Regions, &params.region),
+        (
+            "target_group",
+            VocabularyName::TargetGroups,
+            &params.target_group,
+        ),
+    ] {
+        if let Some(code) = code {
+            vocabularies::ensure_code(conn, vocabulary, param, code).await?;
+        }
+    }
+    let mut f = Filters::default();
+    f.visible(visibility, "m.project_id");
+    if let Some(code) = &params.indicator {
+        let code = f.bind(Value::Text(code.clone()));
+        f.and(format!(
+            "m.indicator_id = (SELECT i.id FROM indicators i WHERE i.code = {code})"
+        ));
+    }
+    if let Some(project) = params.project {
+        let project = f.bind(Value::Uuid(project));
+        f.and(format!("m.project_id = {project}"));
+    }
+    if let Some(org) = params.organisation {
+        let org = f.bind(Value::Uuid(org));
+        f.and(format!(
+            "m.project_id IN (SELECT id FROM projects WHERE lead_organisation_id = {org} \
+             UNION SELECT project_id FROM project_partners WHERE organisation_id = {org})"
+        ));
+    }
+    if let Some(programme) = params.programme {
+        let programme = f.bind(Value::Uuid(programme));
+        f.and(format!(
+            "m.project_id IN (SELECT id FROM projects WHERE programme_id = {programme} \
+             UNION SELECT project_id FROM project_funding WHERE programme_id = {programme})"
+        ));
+    }
+    if let Some(region) = &params.region {
+        let region = f.bind(Value::Texts(vec![region.clone()]));
+        f.and(format!(
+            "m.project_id IN (SELECT id FROM projects WHERE regions @> {region})"
+        ));
+    }
+    if let Some(activity) = params.activity {
+        let activity = f.bind(Value::Uuid(activity));
+        f.and(format!("m.activity_id = {activity}"));
+    }
+    if let Some(kind) = params.kind {
+        let kind = f.bind(Value::Text(kind.as_str().to_owned()));
+        f.and(format!("m.kind = {kind}"));
+    }
+    if let Some(group) = &params.target_group {
+        let group = f.bind(Value::Text(group.clone()));
+        f.and(format!("m.target_group = {group}"));
+    }
+    if let Some(from) = params.period_from {
+        let from = f.bind(Value::Date(from));
+        f.and(format!("coalesce(m.period_end, m.period_start) >= {from}"));
+    }
+    if let Some(to) = params.period_to {
+        let to = f.bind(Value::Date(to));
+        f.and(format!("coalesce(m.period_start, m.period_end) <= {to}"));
+    }
+    if let Some(since) = params.updated_since {
+        let since = f.bind(Value::Time(since));
+        f.and(format!("m.updated_at >= {since}"));
+    }
+    Ok(f)
+}
+
+/// Indicator codes and names by id (the catalogue is small).
+async fn indicator_names(
+    conn: &mut AsyncPgConnection,
+) -> ApiResult<HashMap<Uuid, (String, String, String)>> {
+    Ok(indicators::table
+        .select((
+            indicators::id,
+            indicators::code,
+            indicators::name,
+            indicators::unit,
+        ))
+        .load::<(Uuid, String, String, String)>(conn)
+        .await?
+        .into_iter()
+        .map(|(id, code, name, unit)| (id, (code, name, unit)))
+        .collect())
+}
+
+/// A page of metric values as JSON, or the whole filtered list as CSV.
+pub async fn page(ctx: Ctx, mut conn: DbConn, params: MetricListParams) -> ApiResult<HttpResponse> {
+    let Ctx { state, caller, req } = ctx;
+    let filters = filters(&mut conn, &params, caller.visibility()).await?;
+    let order = SOURCE.order(params.sort.as_deref(), None)?;
+    if csv_export::wanted(&req, params.format) {
+        let cursor = Cursor::decode(params.cursor.as_deref(), &order, SOURCE.id_type)?;
+        let lang = Lang::negotiate(params.lang, &req).unwrap_or(Lang::Lv);
+        let context = Export {
+            indicators: indicator_names(&mut conn).await?,
+            target_groups: vocabularies::labels(&mut conn, VocabularyName::TargetGroups, lang)
+                .await?,
+            filters,
+            order,
+        };
+        return csv_export::export(
+            Reader::new(state, &caller),
+            conn,
+            "metrics",
+            CSV_HEADER,
+            context,
+            cursor,
+            chunk,
+        )
+        .await;
+    }
+    let paging = Paging::of(&params, &SOURCE, &order, false)?;
+    let rows = listing::page(&mut conn, &SOURCE, &filters, &order, &paging).await?;
+    let names = indicator_names(&mut conn).await?;
+    let page = rows.map(|row: MetricRow| {
+        let code = names
+            .get(&row.indicator_id)
+            .map(|(code, ..)| code.clone())
+            .unwrap_or_default();
+        MetricValue::from_parts(row, code)
+    });
+    Ok(page.respond(&req))
+}
+
+/// List metric values across projects
+///
+/// Filters combine with AND. With `Accept: text/csv` or `format=csv` the whole list streams as
+/// CSV with the project title, indicator name and unit, and target group labels.
+#[utoipa::path(
+    tag = "metrics",
+    params(MetricListParams),
+    responses((status = 200, description = "One page of metric values (or the whole list as CSV)",
+        content((Page<MetricValue> = "application/json"), (String = "text/csv")),
+        headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))))
+)]
+#[get("/metrics")]
+pub async fn list_metrics(
+    ctx: Ctx,
+    Query(params): Query<MetricListParams>,
+) -> ApiResult<HttpResponse> {
+    let conn = ctx.state.reader(&ctx.caller).await?;
+    page(ctx, conn, params).await
+}
+
+const CSV_HEADER: &[&str] = &[
+    "id",
+    "project_id",
+    "project_title",
+    "indicator",
+    "indicator_name",
+    "unit",
+    "activity_id",
+    "period_start",
+    "period_end",
+    "target_group",
+    "target_group_label",
+    "kind",
+    "value",
+    "note",
+    "updated_at",
+    "version",
+];
+
+struct Export {
+    indicators: HashMap<Uuid, (String, String, String)>,
+    target_groups: HashMap<String, String>,
+    filters: Filters,
+    order: Order,
+}
+
+fn chunk<'a>(
+    conn: &'a mut AsyncPgConnection,
+    export: &'a Export,
+    cursor: Option<Cursor>,
+) -> csv_export::Chunk<'a> {
+    Box::pin(async move {
+        let (rows, next) = listing::chunk::<MetricRow>(
+            conn,
+            &SOURCE,
+            &export.filters,
+            &export.order,
+            cursor,
+            csv_export::CHUNK,
+        )
+        .await?;
+        let titles = lookup::project_titles(conn, rows.iter().map(|r| r.project_id)).await?;
+        let opt = |v: Option<String>| v.unwrap_or_default();
+        let rows = rows
+            .into_iter()
+            .map(|m| {
+                let (code, name, unit) = export
+                    .indicators
+                    .get(&m.indicator_id)
+                    .cloned()
+                    .unwrap_or_default();
+                let group_label = m
+                    .target_group
+                    .as_ref()
+                    .and_then(|g| export.target_groups.get(g).cloned());
+                vec![
+                    m.id.to_string(),
+                    m.project_id.to_string(),
+                    titles.get(&m.project_id).cloned().unwrap_or_default(),
+                    code,
+                    name,
+                    unit,
+                    opt(m.activity_id.map(|a| a.to_string())),
+                    opt(m.period_start.map(|d| d.to_string())),
+                    opt(m.period_end.map(|d| d.to_string())),
+                    opt(m.target_group),
+                    opt(group_label),
+                    m.kind.as_str().to_owned(),
+                    money::to_f64(&m.value).to_string(),
+                    opt(m.note),
+                    m.updated_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    m.version.to_string(),
+                ]
+            })
+            .collect();
+        Ok((rows, next))
+    })
+}

@@ -1,0 +1,16 @@
+//! The registry's resources, one module each. `record` is the write skeleton they share.
+
+pub mod activities;
+pub mod api_keys;
+pub mod changes;
+pub mod health;
+pub mod indicators;
+pub mod lookup;
+pub mod metrics;
+pub mod organisations;
+pub mod partners;
+pub mod programmes;
+pub mod projects;
+pub mod record;
+pub mod stats;
+pub mod vocabularies;

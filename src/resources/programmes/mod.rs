@@ -1,0 +1,90 @@
+//! Programmes: funding programmes and instruments, funded by one organisation and often
+//! administered by another.
+
+use actix_web::{delete, get, patch, post, HttpResponse};
+
+use crate::domain::ProgrammeId;
+use crate::resources::record::{self, Ctx, Key};
+use crate::web::error::ApiResult;
+use crate::web::http::{Json, MergePatch, NoParams};
+
+mod list;
+mod model;
+
+pub use model::{Programme, ProgrammeInput};
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list::list_programmes)
+        .service(create_programme)
+        .service(find_programme)
+        .service(update_programme)
+        .service(delete_programme);
+}
+
+/// Create a programme
+#[utoipa::path(
+    tag = "programmes",
+    request_body = ProgrammeInput,
+    responses(
+        (status = 201, description = "Created", body = Programme,
+            headers(("ETag" = String, description = "Strong entity tag of the new record"),
+                    ("Location" = String, description = "URL of the new record"))),
+        (status = 409, description = "Name already taken", body = crate::web::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/programmes")]
+async fn create_programme(ctx: Ctx, Json(input): Json<ProgrammeInput>) -> ApiResult<HttpResponse> {
+    record::create::<Programme>(&ctx, (), input).await
+}
+
+/// Get a programme
+#[utoipa::path(
+    tag = "programmes",
+    params(("id" = Uuid, Path, description = "Programme id"), NoParams),
+    responses(
+        (status = 200, description = "The programme", body = Programme,
+            headers(("ETag" = String, description = "Strong entity tag; send as If-None-Match or If-Match"))),
+        (status = 304, description = "Not modified (If-None-Match matched)"),
+    )
+)]
+#[get("/programmes/{id}")]
+async fn find_programme(ctx: Ctx, Key(id): Key<ProgrammeId>) -> ApiResult<HttpResponse> {
+    record::find::<Programme>(&ctx, id).await
+}
+
+/// Update a programme (JSON Merge Patch)
+#[utoipa::path(
+    tag = "programmes",
+    params(("id" = Uuid, Path, description = "Programme id"), NoParams),
+    request_body(content = ProgrammeInput, content_type = "application/merge-patch+json",
+        description = "Any subset of the writable fields; `null` clears an optional field"),
+    responses(
+        (status = 200, description = "Updated", body = Programme, headers(("ETag" = String, description = "New entity tag"))),
+        (status = 409, description = "Name already taken", body = crate::web::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/programmes/{id}")]
+async fn update_programme(
+    ctx: Ctx,
+    Key(id): Key<ProgrammeId>,
+    patch: MergePatch,
+) -> ApiResult<HttpResponse> {
+    record::update::<Programme>(&ctx, id, patch.0).await
+}
+
+/// Delete a programme
+///
+/// Refused with 409 while projects or funding lines reference it.
+#[utoipa::path(
+    tag = "programmes",
+    params(("id" = Uuid, Path, description = "Programme id"), NoParams),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "Still referenced; `errors` says by what", body = crate::web::error::Problem,
+            content_type = "application/problem+json"),
+    )
+)]
+#[delete("/programmes/{id}")]
+async fn delete_programme(ctx: Ctx, Key(id): Key<ProgrammeId>) -> ApiResult<HttpResponse> {
+    record::delete::<Programme>(&ctx, id).await
+}

@@ -1,0 +1,90 @@
+//! The application state every handler and middleware shares: the connection pools and the
+//! rate limiter, and where a request's reads and writes go (primary or replica).
+
+use actix_web::web;
+use diesel_async::RunQueryDsl;
+
+use crate::auth::rate_limit::{RateLimiter, RateLimits};
+use crate::auth::Caller;
+use crate::db::{DbConn, DbPool};
+use crate::web::error::ApiResult;
+
+pub struct AppState {
+    /// The primary: writes, and reads that must see them.
+    pub pool: DbPool,
+    /// A read replica for anonymous reads (`DATABASE_READ_URL`), if configured.
+    pub read_pool: Option<DbPool>,
+    pub limiter: RateLimiter,
+}
+
+impl AppState {
+    pub fn new(pool: DbPool, limits: RateLimits) -> Self {
+        AppState {
+            pool,
+            read_pool: None,
+            limiter: RateLimiter::new(limits),
+        }
+    }
+
+    /// Sends anonymous reads to a replica.
+    pub fn with_read_pool(mut self, read_pool: DbPool) -> Self {
+        self.read_pool = Some(read_pool);
+        self
+    }
+
+    /// A connection to the primary.
+    pub async fn conn(&self) -> ApiResult<DbConn> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// A connection for a read on behalf of `caller`: the replica for anonymous readers (who
+    /// never wrote anything to read back), the primary for anyone with a key, so a partner
+    /// that just wrote reads its own writes.
+    pub async fn reader(&self, caller: &Caller) -> ApiResult<DbConn> {
+        match &self.read_pool {
+            Some(replica) if caller.key().is_none() => Ok(replica.get().await?),
+            _ => self.conn().await,
+        }
+    }
+
+    /// A connection for writing on behalf of `caller`: the audit and revision triggers read the
+    /// key and organisation from the session settings this sets.
+    pub async fn writer(&self, caller: &Caller) -> ApiResult<DbConn> {
+        let mut conn = self.conn().await?;
+        let key = caller.key();
+        let key_id = key.map(|k| k.id.to_string()).unwrap_or_default();
+        let org_id = key
+            .and_then(|k| k.organisation_id)
+            .map(|o| o.to_string())
+            .unwrap_or_default();
+        diesel::sql_query(
+            "SELECT set_config('kopa.api_key_id', $1, false), set_config('kopa.organisation_id', $2, false)",
+        )
+        .bind::<diesel::sql_types::Text, _>(key_id)
+        .bind::<diesel::sql_types::Text, _>(org_id)
+        .execute(&mut conn)
+        .await?;
+        Ok(conn)
+    }
+}
+
+/// Where a streaming response gets its connections from after the handler returned: the same
+/// database the handler read from.
+#[derive(Clone)]
+pub struct Reader {
+    state: web::Data<AppState>,
+    caller: Caller,
+}
+
+impl Reader {
+    pub fn new(state: web::Data<AppState>, caller: &Caller) -> Self {
+        Reader {
+            state,
+            caller: caller.clone(),
+        }
+    }
+
+    pub async fn conn(&self) -> ApiResult<DbConn> {
+        self.state.reader(&self.caller).await
+    }
+}

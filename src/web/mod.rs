@@ -1,0 +1,11 @@
+//! HTTP plumbing shared by every resource; it knows no resource.
+
+pub mod caching;
+pub mod csv_export;
+pub mod error;
+pub mod http;
+pub mod idempotency;
+pub mod listing;
+pub mod openapi;
+pub mod pagination;
+pub mod request_context;
