@@ -50,6 +50,7 @@ diesel::table! {
         problem -> Nullable<Text>,
         objectives -> Array<Text>,
         status -> Text,
+        status_stated_on -> Nullable<Date>,
         lead_organisation_id -> Uuid,
         programme_id -> Nullable<Uuid>,
         start_date -> Nullable<Date>,

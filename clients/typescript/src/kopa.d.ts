@@ -2098,6 +2098,13 @@ export interface components {
             /** @description Lifecycle status. */
             status: components["schemas"]["ProjectStatus"];
             /**
+             * Format: date
+             * @description The day the source stated the status, when it was read from a dated source: a status
+             *     taken from a 2013 page says what was true then.
+             * @example 2013-03-08
+             */
+            status_stated_on: string | null;
+            /**
              * Format: uuid
              * @description The organisation that runs the project.
              * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
@@ -2251,6 +2258,13 @@ export interface components {
             /** @description Lifecycle status. */
             status: components["schemas"]["ProjectStatus"];
             /**
+             * Format: date
+             * @description The day the source stated the status, when it was read from a dated source: a status
+             *     taken from a 2013 page says what was true then.
+             * @example 2013-03-08
+             */
+            status_stated_on?: string | null;
+            /**
              * Format: uuid
              * @description The organisation that runs the project.
              * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
@@ -2366,6 +2380,13 @@ export interface components {
             objectives?: string[] | null;
             /** @description Lifecycle status. */
             status?: components["schemas"]["ProjectStatus"];
+            /**
+             * Format: date
+             * @description The day the source stated the status, when it was read from a dated source: a status
+             *     taken from a 2013 page says what was true then.
+             * @example 2013-03-08
+             */
+            status_stated_on?: string | null;
             /**
              * Format: uuid
              * @description The organisation that runs the project.

@@ -511,6 +511,10 @@ const CSV_COLUMNS: &[Column<CsvRow>] = &[
         value: |r| r.project.status.label(r.labels.lang).to_owned(),
     },
     Column {
+        name: "status_stated_on",
+        value: |r| opt(r.project.status_stated_on),
+    },
+    Column {
         name: "lead_organisation_id",
         value: |r| r.project.lead_organisation_id.to_string(),
     },

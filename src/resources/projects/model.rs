@@ -306,6 +306,11 @@ project_model! {
         record [schema(example = json!(["izveidot koalīciju mazākumtautību NVO pārstāvniecībai"]))];
     /// Lifecycle status.
     status: [ProjectStatus], input [], record [];
+    /// The day the source stated the status, when it was read from a dated source: a status
+    /// taken from a 2013 page says what was true then.
+    status_stated_on: [Option<NaiveDate>],
+        input [schema(example = "2013-03-08")],
+        record [schema(example = "2013-03-08")];
     /// The organisation that runs the project.
     lead_organisation_id: [Uuid],
         input [schema(example = "0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b")],

@@ -1,0 +1,1 @@
+ALTER TABLE projects DROP COLUMN status_stated_on;
