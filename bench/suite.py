@@ -181,7 +181,7 @@ def time_batch(server: Server, key: str, projects: list[str]) -> list[float]:
 def time_csv(server: Server) -> tuple[float, int]:
     started = time.perf_counter()
     conn = __import__("http.client").client.HTTPConnection("127.0.0.1", server.port, timeout=600)
-    conn.request("GET", "/v1/projects", headers={"Accept": "text/csv"})
+    conn.request("GET", "/v1/exports/projects.csv")
     response = conn.getresponse()
     body = response.read()
     elapsed = time.perf_counter() - started

@@ -11,7 +11,7 @@ use utoipa_actix_web::{scope, AppExt};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::resources::{
-    activities, api_keys, changes, health, indicators, metrics, organisations, partners,
+    activities, api_keys, changes, dump, health, indicators, metrics, organisations, partners,
     programmes, projects, stats, vocabularies,
 };
 use crate::state::AppState;
@@ -29,6 +29,7 @@ fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .configure(indicators::configure)
         .configure(stats::configure)
         .configure(changes::configure)
+        .configure(dump::configure)
         .configure(vocabularies::configure)
         .configure(api_keys::configure);
 }

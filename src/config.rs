@@ -30,6 +30,12 @@ pub enum Command {
     Seed(SeedArgs),
     /// Print the OpenAPI document to stdout.
     Openapi,
+    /// Write the public registry as a Frictionless Data Package (datapackage.json and
+    /// data/*.csv) into a folder: the same files `GET /v1/dump` serves zipped.
+    Dump(DumpArgs),
+    /// Load a data package (a folder, or the zip of `GET /v1/dump`) into an empty registry,
+    /// keeping every id, version and timestamp.
+    LoadDump(LoadDumpArgs),
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -152,4 +158,20 @@ pub struct SeedArgs {
     /// Directory of the seed files.
     #[arg(long, env = "KOPA_SEEDS_DIR", default_value = "seeds")]
     pub seeds_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DumpArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The folder to write (created when missing).
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LoadDumpArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The package: a folder with datapackage.json, or a zip.
+    pub source: PathBuf,
 }

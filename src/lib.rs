@@ -18,6 +18,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod dump;
 pub mod embedded;
 pub mod resources;
 pub mod schema;

@@ -1,6 +1,7 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use kopa::config::{Cli, Command, DatabaseArgs, HealthcheckArgs, KeysCommand, ServeArgs};
 use kopa::embedded::EmbeddedPostgres;
 
@@ -51,6 +52,31 @@ fn main() -> Result<()> {
                     kopa::resources::api_keys::create_from_cli(&mut conn, &args).await?;
                 eprintln!("API key {id} created; this is the only time the key is shown:");
                 println!("{token}");
+                Ok(())
+            })
+        }
+        Some(Command::Dump(args)) => {
+            init_tracing("warn");
+            with_database(&args.database, false, |url| async move {
+                kopa::db::migrate(&url).await?;
+                let mut conn = AsyncPgConnection::establish(&url).await?;
+                let package = kopa::dump::read(&mut conn)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}: {e:?}"))?;
+                package.write_to(&args.dir)?;
+                eprintln!("data package written to {}", args.dir.display());
+                Ok(())
+            })
+        }
+        Some(Command::LoadDump(args)) => {
+            init_tracing("warn");
+            with_database(&args.database, false, |url| async move {
+                kopa::db::migrate(&url).await?;
+                let mut conn = AsyncPgConnection::establish(&url).await?;
+                let loaded = kopa::dump::load(&mut conn, &args.source).await?;
+                for (table, rows) in loaded {
+                    println!("{table}: {rows}");
+                }
                 Ok(())
             })
         }

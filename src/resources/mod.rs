@@ -3,6 +3,7 @@
 pub mod activities;
 pub mod api_keys;
 pub mod changes;
+pub mod dump;
 pub mod health;
 pub mod indicators;
 pub mod lookup;

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use actix_web::{get, web, HttpRequest, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Nullable, Text};
@@ -17,20 +17,20 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::Caller;
 use crate::domain::language::Lang;
 use crate::domain::{Aggregation, MetricKind, ProjectStatus};
 use crate::resources::indicators::Indicator;
-use crate::resources::projects::ProjectListParams;
+use crate::resources::projects::ProjectFilters;
+use crate::resources::record::Ctx;
 use crate::resources::vocabularies::{self, VocabularyName};
 use crate::schema::{indicators, organisations, programmes};
-use crate::state::AppState;
+use crate::web::csv_export::{self, CsvFile};
 use crate::web::error::{ApiError, ApiResult};
 use crate::web::http::{self, Query};
 use crate::web::listing::{Filters, Value};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(indicator_stats);
+    cfg.service(indicator_stats).service(export_indicator_stats);
 }
 
 /// What the groups are.
@@ -163,13 +163,74 @@ struct GroupRow {
 )]
 #[get("/stats/indicators/{code}")]
 async fn indicator_stats(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    caller: Caller,
+    ctx: Ctx,
     code: web::Path<String>,
     Query(params): Query<StatsParams>,
 ) -> ApiResult<HttpResponse> {
-    let mut conn = state.reader(&caller).await?;
+    let stats = compute(&ctx, &code, &params).await?;
+    Ok(http::json_response(HttpResponse::Ok(), &stats, None))
+}
+
+/// Export an indicator's sums as CSV
+///
+/// The same figures as `GET /v1/stats/indicators/{code}`, one row per group with its label,
+/// and a last row `total` that counts every project once.
+#[utoipa::path(
+    tag = "exports",
+    params(("code" = String, Path, description = "Indicator code"), StatsParams),
+    responses((status = 200, description = "The figures as CSV", body = String,
+        content_type = "text/csv"))
+)]
+#[get("/exports/stats/indicators/{code}.csv")]
+async fn export_indicator_stats(
+    ctx: Ctx,
+    code: web::Path<String>,
+    Query(params): Query<StatsParams>,
+) -> ApiResult<HttpResponse> {
+    let stats = compute(&ctx, &code, &params).await?;
+    let group_by = serde_json::to_value(stats.group_by)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let mut file = CsvFile::new(&[
+        "indicator",
+        "unit",
+        "aggregation",
+        "kind",
+        "group_by",
+        "key",
+        "label",
+        "value",
+        "projects",
+        "values",
+    ])?;
+    let total = StatGroup {
+        key: Some("total".to_owned()),
+        ..stats.total
+    };
+    for group in stats.groups.iter().chain(std::iter::once(&total)) {
+        file.write([
+            stats.indicator.as_str(),
+            stats.unit.as_str(),
+            stats.aggregation.as_str(),
+            stats.kind.as_str(),
+            group_by.as_str(),
+            group.key.as_deref().unwrap_or_default(),
+            group.label.as_deref().unwrap_or_default(),
+            group.value.to_string().as_str(),
+            group.projects.to_string().as_str(),
+            group.values.to_string().as_str(),
+        ])?;
+    }
+    let filename = format!("stats-{}-{group_by}.csv", stats.indicator);
+    csv_export::respond_file(file.finish()?, &filename, "text/csv; charset=utf-8")
+}
+
+/// The figures of indicator `code` for a request.
+async fn compute(ctx: &Ctx, code: &str, params: &StatsParams) -> ApiResult<IndicatorStats> {
+    let (caller, req) = (&ctx.caller, &ctx.req);
+    let code = code.to_owned();
+    let mut conn = ctx.state.reader(caller).await?;
     let indicator: Indicator = indicators::table
         .filter(indicators::code.eq(code.as_str()))
         .select(Indicator::as_select())
@@ -178,7 +239,7 @@ async fn indicator_stats(
         .optional()?
         .ok_or_else(|| ApiError::NotFound(format!("no indicator with code {:?}", code.as_str())))?;
     let kind = params.kind.unwrap_or(MetricKind::Actual);
-    let project_params = ProjectListParams {
+    let project_params = ProjectFilters {
         q: params.q.clone(),
         status: params.status,
         organisation: params.organisation,
@@ -220,7 +281,7 @@ async fn indicator_stats(
             projects: 0,
             values: 0,
         });
-    let lang = Lang::negotiate(params.lang, &req).unwrap_or(Lang::Lv);
+    let lang = Lang::negotiate(params.lang, req).unwrap_or(Lang::Lv);
     let labels = labels(&mut conn, params.group_by, &groups, lang).await?;
     let stats = IndicatorStats {
         indicator: indicator.code,
@@ -246,7 +307,7 @@ async fn indicator_stats(
             values: total.values,
         },
     };
-    Ok(http::json_response(HttpResponse::Ok(), &stats, None))
+    Ok(stats)
 }
 
 /// Per-group figures (one group for all when `group_by` is `None`).

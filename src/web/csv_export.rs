@@ -1,28 +1,31 @@
-//! CSV exports of the public lists: `Accept: text/csv` or `format=csv`. The whole filtered list
-//! is streamed in keyset chunks (no page cap, flat memory), one row per record, multi-valued
-//! fields joined with `; ` and a label column beside each code column.
+//! CSV exports: the whole filtered list, one row per record, multi-valued fields joined with
+//! `; ` and a label column beside each code column.
+//!
+//! Every export is read from one snapshot of the registry (a read-only `REPEATABLE READ`
+//! transaction) into a temporary file, and the file is then streamed: a slow client holds no
+//! transaction, no pooled connection and no change-feed horizon, and rows changed while it
+//! reads neither appear twice nor go missing.
 
 use std::future::Future;
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::pin::Pin;
-use std::rc::Rc;
 
-use actix_web::http::header;
+use actix_web::body::SizedStream;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
+use diesel_async::AsyncPgConnection;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use diesel_async::AsyncPgConnection;
-
-use crate::db::DbConn;
-use crate::state::Reader;
-use crate::web::error::ApiResult;
+use crate::web::error::{ApiError, ApiResult};
 use crate::web::listing::Cursor;
 
 /// How many records each chunk of an export reads.
 pub const CHUNK: i64 = 1000;
 
-/// The representation asked for with `format=`.
+/// The representation asked for with `format=` (deprecated on list paths: exports have
+/// operations of their own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
@@ -30,8 +33,8 @@ pub enum Format {
     Csv,
 }
 
-/// Whether the request asks for CSV: `format=csv`, or an `Accept` that prefers `text/csv` to
-/// JSON (`format=json` always wins).
+/// Whether a list request asks for CSV the old way: `format=csv`, or an `Accept` that prefers
+/// `text/csv` to JSON (`format=json` always wins).
 pub fn wanted(req: &HttpRequest, format: Option<Format>) -> bool {
     match format {
         Some(format) => format == Format::Csv,
@@ -81,81 +84,167 @@ pub fn join<S: AsRef<str>>(values: &[S]) -> String {
         .join("; ")
 }
 
-fn encode(rows: &[Vec<String>]) -> Bytes {
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::with_capacity(rows.len() * 256));
-    for row in rows {
-        // Writing to memory cannot fail.
-        let _ = writer.write_record(row);
-    }
-    Bytes::from(writer.into_inner().unwrap_or_default())
+fn io_error(error: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(anyhow::anyhow!("writing an export: {error}"))
 }
 
-/// A streaming CSV response: `header`, then the rows `fetch` returns chunk by chunk. `fetch`
-/// gets the cursor it returned last (`None` first) and returns rows and the next cursor
-/// (`None` when done). An error after the first chunk can only cut the stream short; it is
-/// logged and the response ends without its final CRLF, which clients see as truncated.
-fn respond<C, F, Fut>(
-    filename: &str,
-    header_row: &[&str],
-    first: Vec<Vec<String>>,
-    next: Option<C>,
-    fetch: F,
-) -> HttpResponse
-where
-    C: 'static,
-    F: FnMut(C) -> Fut + 'static,
-    Fut: Future<Output = ApiResult<(Vec<Vec<String>>, Option<C>)>> + 'static,
-{
-    let mut head = vec![header_row.iter().map(|s| (*s).to_owned()).collect()];
-    head.extend(first);
-    let first = encode(&head);
-    let rest = futures_util::stream::unfold((next, fetch), |(cursor, mut fetch)| async move {
-        let cursor = cursor?;
-        match fetch(cursor).await {
-            Ok((rows, next)) => Some((Ok::<_, std::io::Error>(encode(&rows)), (next, fetch))),
-            Err(error) => {
-                tracing::error!(%error, "CSV export stopped");
-                Some((Err(std::io::Error::other("export failed")), (None, fetch)))
-            }
-        }
-    });
-    let body =
-        futures_util::StreamExt::chain(futures_util::stream::once(async move { Ok(first) }), rest);
-    HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{filename}.csv\""),
-        ))
-        .streaming(body)
+/// A CSV file being written: a temporary file that disappears when dropped.
+pub struct CsvFile {
+    writer: csv::Writer<BufWriter<std::fs::File>>,
+}
+
+impl CsvFile {
+    pub fn new(header: &[&str]) -> ApiResult<Self> {
+        let file = tempfile::tempfile().map_err(io_error)?;
+        let mut writer = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(BufWriter::with_capacity(64 * 1024, file));
+        writer.write_record(header).map_err(io_error)?;
+        Ok(CsvFile { writer })
+    }
+
+    pub fn write<I, S>(&mut self, record: I) -> ApiResult<()>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<[u8]>,
+    {
+        self.writer.write_record(record).map_err(io_error)
+    }
+
+    /// The finished file, rewound.
+    pub fn finish(self) -> ApiResult<std::fs::File> {
+        let mut file = self
+            .writer
+            .into_inner()
+            .map_err(io_error)?
+            .into_inner()
+            .map_err(io_error)?;
+        file.flush().map_err(io_error)?;
+        file.seek(SeekFrom::Start(0)).map_err(io_error)?;
+        Ok(file)
+    }
 }
 
 /// One chunk of an export: its rows and the cursor of the next chunk (`None` after the last).
 pub type Chunk<'a> =
-    Pin<Box<dyn Future<Output = ApiResult<(Vec<Vec<String>>, Option<Cursor>)>> + 'a>>;
+    Pin<Box<dyn Future<Output = ApiResult<(Vec<Vec<String>>, Option<Cursor>)>> + Send + 'a>>;
 
-/// Streams an export: the first chunk is read before answering (so a failing query is still a
-/// proper error response), the rest chunk by chunk on pooled connections as the client reads.
-pub async fn export<C: 'static>(
-    reader: Reader,
-    mut conn: DbConn,
-    filename: &str,
-    header_row: &[&str],
-    context: C,
+/// How an export reads its rows, chunk by chunk, inside the snapshot.
+pub type ChunkFn<C> = for<'a> fn(&'a mut AsyncPgConnection, &'a C, Option<Cursor>) -> Chunk<'a>;
+
+/// Writes a whole export (every chunk `chunk` reads, from `cursor` on) from one snapshot into a
+/// temporary file.
+pub async fn snapshot<C: Sync>(
+    conn: &mut AsyncPgConnection,
+    header: &[&str],
+    context: &C,
     cursor: Option<Cursor>,
-    chunk: for<'a> fn(&'a mut AsyncPgConnection, &'a C, Option<Cursor>) -> Chunk<'a>,
+    chunk: ChunkFn<C>,
+) -> ApiResult<std::fs::File> {
+    let mut file = CsvFile::new(header)?;
+    conn.build_transaction()
+        .read_only()
+        .repeatable_read()
+        .run(async |conn| -> ApiResult<()> {
+            let mut next = cursor;
+            loop {
+                let (rows, after) = chunk(conn, context, next).await?;
+                for row in rows {
+                    file.write(row)?;
+                }
+                match after {
+                    Some(cursor) => next = Some(cursor),
+                    None => return Ok(()),
+                }
+            }
+        })
+        .await?;
+    file.finish()
+}
+
+/// 200 streaming a finished file, with its length.
+pub fn respond_file(
+    file: std::fs::File,
+    filename: &str,
+    content_type: &str,
 ) -> ApiResult<HttpResponse> {
-    let context = Rc::new(context);
-    let (first, next) = chunk(&mut conn, &context, cursor).await?;
-    drop(conn);
-    Ok(respond(filename, header_row, first, next, move |cursor| {
-        let reader = reader.clone();
-        let context = context.clone();
-        async move {
-            let mut conn = reader.conn().await?;
-            chunk(&mut conn, &context, Some(cursor)).await
+    let length = file.metadata().map_err(io_error)?.len();
+    let chunks = futures_util::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let mut buffer = vec![0; 64 * 1024];
+        match file.read(&mut buffer) {
+            Ok(0) => None,
+            Ok(n) => {
+                buffer.truncate(n);
+                Some((Ok::<_, std::io::Error>(Bytes::from(buffer)), Some(file)))
+            }
+            Err(error) => {
+                tracing::error!(%error, "reading an export file failed");
+                Some((Err(error), None))
+            }
         }
-    }))
+    });
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .body(SizedStream::new(length, chunks)))
+}
+
+/// A CSV export as a response: the snapshot first (a failing query is still a proper error
+/// response), then the file.
+pub async fn export<C: Sync>(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+    header: &[&str],
+    context: &C,
+    cursor: Option<Cursor>,
+    chunk: ChunkFn<C>,
+) -> ApiResult<HttpResponse> {
+    let file = snapshot(conn, header, context, cursor, chunk).await?;
+    respond_file(file, &format!("{name}.csv"), "text/csv; charset=utf-8")
+}
+
+/// When CSV on list paths stops being served (`Sunset`, RFC 8594).
+pub const SUNSET: &str = "Sun, 31 Oct 2027 00:00:00 GMT";
+/// When it was deprecated (`Deprecation`, RFC 9745: 2026-12-01T00:00:00Z).
+pub const DEPRECATED_AT: &str = "@1764547200";
+
+/// Marks a CSV answered on a list path as deprecated, pointing at its export operation.
+pub fn deprecated(
+    mut response: HttpResponse,
+    req: &HttpRequest,
+    export_path: &str,
+) -> HttpResponse {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form_urlencoded::parse(req.query_string().as_bytes()) {
+        if !matches!(
+            k.as_ref(),
+            "format" | "limit" | "count" | "include" | "cursor"
+        ) {
+            query.append_pair(&k, &v);
+        }
+    }
+    let query = query.finish();
+    let successor = match (query.is_empty(), export_path.contains('?')) {
+        (true, _) => export_path.to_owned(),
+        (false, true) => format!("{export_path}&{query}"),
+        (false, false) => format!("{export_path}?{query}"),
+    };
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("deprecation", DEPRECATED_AT.to_owned()),
+        ("sunset", SUNSET.to_owned()),
+        (
+            "link",
+            format!("<{successor}>; rel=\"successor-version\"; type=\"text/csv\""),
+        ),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(header::HeaderName::from_static(name), value);
+        }
+    }
+    response
 }

@@ -229,10 +229,42 @@ impl Source {
 }
 
 /// A list's query parameters: `limit`, `cursor` and `count` (documented once here), then the
-/// list's own filters. Implements [`PageParams`].
+/// list's own fields. Implements [`PageParams`]. With a second struct, the fields after `;`
+/// are the list's filters, shared with its export operation: they are declared once and the
+/// export's parameters (`From` the list's) are generated from them.
 #[macro_export]
 macro_rules! list_params {
     ($(#[$meta:meta])* pub struct $name:ident ($limit_doc:tt) { $($fields:tt)* }) => {
+        $crate::list_params!(@list $(#[$meta])* $name ($limit_doc) { $($fields)* });
+    };
+    (
+        $(#[$meta:meta])* pub struct $name:ident ($limit_doc:tt) { $($own:tt)* }
+        $(#[$emeta:meta])* pub struct $export:ident {
+            $($(#[$fmeta:meta])* pub $field:ident: $ty:ty,)*
+        }
+    ) => {
+        $crate::list_params!(@list $(#[$meta])* $name ($limit_doc) {
+            $($own)*
+            $($(#[$fmeta])* pub $field: $ty,)*
+        });
+
+        $(#[$emeta])*
+        #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+        #[serde(deny_unknown_fields)]
+        #[into_params(parameter_in = Query)]
+        pub struct $export {
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+
+        impl From<&$name> for $export {
+            fn from(list: &$name) -> Self {
+                $export {
+                    $($field: list.$field.clone(),)*
+                }
+            }
+        }
+    };
+    (@list $(#[$meta:meta])* $name:ident ($limit_doc:tt) { $($fields:tt)* }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
         #[serde(deny_unknown_fields)]

@@ -42,6 +42,7 @@ vocabulary, cross-field rules (a period must not end before it starts) and text 
         (name = "metrics", description = "Outcome numbers: indicator x project (x activity) x period (x target group)"),
         (name = "stats", description = "Indicator totals grouped by programme, organisation, region, year or target group"),
         (name = "changes", description = "Feed of every create, update and delete, for mirrors"),
+        (name = "exports", description = "Whole filtered lists as CSV, each read from one snapshot of the registry"),
         (name = "vocabularies", description = "Controlled vocabularies with labels"),
         (name = "api-keys", description = "API keys (admin)"),
         (name = "operations", description = "Liveness, readiness and Prometheus metrics"),

@@ -5,6 +5,7 @@ mod access;
 mod batch;
 mod caching;
 mod changes;
+mod exports;
 mod general;
 mod operations;
 mod organisations;

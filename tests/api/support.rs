@@ -209,6 +209,8 @@ pub struct Resp {
     /// The body parsed as JSON; `Null` when it is empty or not JSON (see `text`).
     pub body: Value,
     pub text: String,
+    /// The body as sent.
+    pub bytes: Vec<u8>,
 }
 
 impl Resp {
@@ -304,6 +306,7 @@ async fn read<B: MessageBody>(response: HttpResponse<B>) -> Resp {
         headers,
         body,
         text,
+        bytes: bytes.to_vec(),
     }
 }
 

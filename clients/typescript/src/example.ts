@@ -61,11 +61,6 @@ async function listProjectsWithPartners(): Promise<void> {
   if (error) {
     throw new UnexpectedResponse("GET /v1/projects", "200", response, error);
   }
-  // The list is also offered as CSV (`Accept: text/csv`); openapi-fetch asks for JSON, so a
-  // string here means the server ignored that.
-  if (typeof data === "string") {
-    throw new UnexpectedResponse("GET /v1/projects", "a JSON page", response);
-  }
 
   const more = data.next_cursor ? " (more pages available)" : "";
   console.log(`GET /v1/projects?limit=5&include=partners -> ${response.status}, ${data.data.length} project(s)${more}`);

@@ -75,8 +75,8 @@ export interface paths {
         };
         /**
          * List activities across projects
-         * @description Filters combine with AND; keyset pagination under every sort. With `Accept: text/csv` or
-         *     `format=csv` the whole list streams as CSV with kind, region and target group labels.
+         * @description Filters combine with AND; keyset pagination under every sort. The whole filtered list as
+         *     CSV is `GET /v1/exports/activities.csv`.
          */
         get: operations["search_activities"];
         put?: never;
@@ -174,6 +174,221 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/dump": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download the registry as a data package
+         * @description A zip of one CSV per table and a `datapackage.json` (Frictionless Data Package: field
+         *     types, primary and foreign keys, licence, sources), all read from one snapshot. It holds
+         *     what anyone may read: no drafts, contact persons, keys or audit trail. Lists and objects
+         *     are JSON in their cells; timestamps are UTC. The weak `ETag` changes with any change of the
+         *     registry; `If-None-Match` answers 304 without building the package. `kopa dump DIR` writes
+         *     the same files; `kopa load-dump` loads them into an empty database.
+         */
+        get: operations["dump"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/exports/activities.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export activities as CSV
+         * @description Every activity the filters select, from one snapshot of the registry, one row each with the
+         *     project's title and labels beside kind, region and target group codes.
+         */
+        get: operations["export_activities"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/exports/indicators.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export the indicator catalogue as CSV
+         * @description Every indicator, by code, from one snapshot of the registry, with its unit's label.
+         */
+        get: operations["export_indicators"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/exports/metrics.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export metric values as CSV
+         * @description Every value the filters select, from one snapshot of the registry, one row each with the
+         *     project's title, the indicator's name and unit and the target group's label.
+         */
+        get: operations["export_metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/exports/organisations.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export organisations as CSV
+         * @description Every organisation the filters select, from one snapshot of the registry, one row each with
+         *     the kind's label beside its code.
+         */
+        get: operations["export_organisations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/exports/programmes.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export programmes as CSV
+         * @description Every programme the filters select, from one snapshot of the registry, with the names of its
+         *     funder and administrator.
+         */
+        get: operations["export_programmes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/exports/projects-funding.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export the funding lines of projects as CSV
+         * @description One row per funding line of every project the filters select (keyed by project id and
+         *     position), with the programme's and funder's names.
+         */
+        get: operations["export_project_funding"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/exports/projects-partners.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export the partners of projects as CSV
+         * @description One row per partnership of every project the filters select (keyed by project id), with the
+         *     organisation's name and the role's label.
+         */
+        get: operations["export_project_partners"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/exports/projects.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export projects as CSV
+         * @description Every project the filters select, from one snapshot of the registry: one row each, with the
+         *     lead organisation's and programme's names, labels beside codes, summary and aim, and the
+         *     partners (`Name (role)`) and funding lines joined with `; `. The same selection's partners
+         *     and funding lines, one row each, are `projects-partners.csv` and `projects-funding.csv`.
+         */
+        get: operations["export_projects"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/exports/stats/indicators/{code}.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export an indicator's sums as CSV
+         * @description The same figures as `GET /v1/stats/indicators/{code}`, one row per group with its label,
+         *     and a last row `total` that counts every project once.
+         */
+        get: operations["export_indicator_stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/indicators": {
         parameters: {
             query?: never;
@@ -229,8 +444,7 @@ export interface paths {
         };
         /**
          * List metric values across projects
-         * @description Filters combine with AND. With `Accept: text/csv` or `format=csv` the whole list streams as
-         *     CSV with the project title, indicator name and unit, and target group labels.
+         * @description Filters combine with AND. The whole filtered list as CSV is `GET /v1/exports/metrics.csv`.
          */
         get: operations["list_metrics"];
         put?: never;
@@ -316,8 +530,8 @@ export interface paths {
         };
         /**
          * List organisations
-         * @description Filters combine with AND; keyset pagination under every sort. With `Accept: text/csv` or
-         *     `format=csv` the whole list streams as CSV with kind labels.
+         * @description Filters combine with AND; keyset pagination under every sort. The whole filtered list as
+         *     CSV is `GET /v1/exports/organisations.csv`.
          */
         get: operations["list_organisations"];
         put?: never;
@@ -404,8 +618,8 @@ export interface paths {
         /**
          * List projects
          * @description Filters combine with AND. Pagination is keyset under every sort, so pages neither skip nor
-         *     repeat records while others are added. With `Accept: text/csv` or `format=csv` the whole
-         *     list streams as CSV (one row per project, labels beside codes).
+         *     repeat records while others are added. The whole filtered list as CSV is
+         *     `GET /v1/exports/projects.csv` (with `projects-partners.csv` and `projects-funding.csv`).
          */
         get: operations["list_projects"];
         put?: never;
@@ -1003,7 +1217,8 @@ export interface components {
             message: string;
         };
         /**
-         * @description The representation asked for with `format=`.
+         * @description The representation asked for with `format=` (deprecated on list paths: exports have
+         *     operations of their own).
          * @enum {string}
          */
         Format: "json" | "csv";
@@ -2791,10 +3006,8 @@ export interface operations {
                  * @example tikšanās
                  */
                 q?: string;
-                /** @description Language of labels in CSV exports. */
+                /** @description Language of the labels beside codes in the export. */
                 lang?: components["schemas"]["Lang"];
-                /** @description `csv` streams the whole filtered list as CSV (like `Accept: text/csv`). */
-                format?: components["schemas"]["Format"];
                 /** @description Only activities of this project. */
                 project?: string;
                 /** @description Only activities of projects this organisation leads or partners in. */
@@ -2835,7 +3048,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description One page of activities (or the whole list as CSV) */
+            /** @description One page of activities */
             200: {
                 headers: {
                     /** @description `public, max-age=60` without a key; `private, no-cache` with one */
@@ -2850,7 +3063,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Page_Activity"];
-                    "text/csv": string;
                 };
             };
             /** @description Not modified (If-None-Match matched) */
@@ -3182,6 +3394,850 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    dump: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The data package (zip) */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this state of the registry */
+                    ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": string;
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    export_activities: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Order: `id` (default), `start_date`, `updated_at`, or `relevance` (default with `q`);
+                 *     prefix `-` for descending. Unknown dates sort last.
+                 * @example -start_date
+                 */
+                sort?: string;
+                /**
+                 * @description Search titles, places and descriptions; ignores case, diacritics and Latvian endings.
+                 * @example tikšanās
+                 */
+                q?: string;
+                /** @description Language of the labels beside codes in the export. */
+                lang?: components["schemas"]["Lang"];
+                /** @description Only activities of this project. */
+                project?: string;
+                /** @description Only activities of projects this organisation leads or partners in. */
+                organisation?: string;
+                /**
+                 * @description Only activities of this kind (`/v1/vocabularies/activity_kinds`).
+                 * @example meeting
+                 */
+                kind?: string;
+                /**
+                 * @description Only activities in this region (code).
+                 * @example riga
+                 */
+                region?: string;
+                /**
+                 * @description Only activities aimed at this target group (code).
+                 * @example seniors
+                 */
+                target_group?: string;
+                /**
+                 * @description Only activities taking place on this day.
+                 * @example 2013-03-08
+                 */
+                active_on?: string;
+                /** @description Only activities starting on or after this day. */
+                starts_after?: string;
+                /** @description Only activities starting on or before this day. */
+                starts_before?: string;
+                /** @description Only activities changed at or after this instant. */
+                updated_since?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The activities as CSV */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    export_indicators: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only indicators measured in this unit.
+                 * @example person
+                 */
+                unit?: string;
+                /** @description Language of the unit labels in the export. */
+                lang?: components["schemas"]["Lang"];
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The indicators as CSV */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    export_metrics: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Order: `id` (default) or `updated_at`; prefix `-` for descending.
+                 * @example -updated_at
+                 */
+                sort?: string;
+                /** @description Language of the labels beside codes in the export. */
+                lang?: components["schemas"]["Lang"];
+                /**
+                 * @description Only values of this indicator (code).
+                 * @example people_trained
+                 */
+                indicator?: string;
+                /** @description Only values of this project. */
+                project?: string;
+                /** @description Only values of projects this organisation leads or partners in. */
+                organisation?: string;
+                /** @description Only values of projects under this programme (main programme or a funding line). */
+                programme?: string;
+                /**
+                 * @description Only values of projects working in this region (code).
+                 * @example latgale
+                 */
+                region?: string;
+                /** @description Only values of this activity. */
+                activity?: string;
+                /** @description Only actual, target or baseline values. */
+                kind?: components["schemas"]["MetricKind"];
+                /**
+                 * @description Only values about this target group (code).
+                 * @example seniors
+                 */
+                target_group?: string;
+                /**
+                 * @description Only values whose period ends on or after this day.
+                 * @example 2012-01-01
+                 */
+                period_from?: string;
+                /**
+                 * @description Only values whose period starts on or before this day.
+                 * @example 2013-12-31
+                 */
+                period_to?: string;
+                /** @description Only values changed at or after this instant. */
+                updated_since?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metric values as CSV */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    export_organisations: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Order: `id` (default; creation order), `name`, `updated_at`, or `relevance` (default
+                 *     with `q`); prefix `-` for descending.
+                 * @example name
+                 */
+                sort?: string;
+                /**
+                 * @description Search names, short names and registration numbers; ignores case, diacritics and Latvian
+                 *     word endings.
+                 * @example ilukstes
+                 */
+                q?: string;
+                /** @description Language of the labels beside codes in the export. */
+                lang?: components["schemas"]["Lang"];
+                /**
+                 * @description Only organisations of this kind (`/v1/vocabularies/organisation_kinds`).
+                 * @example municipality
+                 */
+                kind?: string;
+                /**
+                 * @description Only organisations registered in this country (ISO 3166-1 alpha-2).
+                 * @example LV
+                 */
+                country?: string;
+                /**
+                 * @description Only organisations changed at or after this instant.
+                 * @example 2026-11-01T00:00:00Z
+                 */
+                updated_since?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The organisations as CSV */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    export_programmes: {
+        parameters: {
+            query?: {
+                /** @description Only programmes funded by this organisation. */
+                funder?: string;
+                /** @description Only programmes administered by this organisation. */
+                administrator?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The programmes as CSV */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    export_project_funding: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Order: `id` (default; creation order), `updated_at`, `title`, `start_date`, `end_date`,
+                 *     or `relevance` (default with `q`); prefix `-` for descending. Unknown dates sort last.
+                 * @example -start_date
+                 */
+                sort?: string;
+                /**
+                 * @description Full-text search over titles, summaries, aims and reference numbers, in every
+                 *     language; ignores case and diacritics (`ilukste` finds `Ilūkstes`) and Latvian word
+                 *     endings; best matches first unless `sort` says otherwise.
+                 * @example ilukste
+                 */
+                q?: string;
+                /**
+                 * @description Language of titles, summaries and aims (falls back to the original; overrides
+                 *     `Accept-Language`), and of the labels beside codes in exports.
+                 */
+                lang?: components["schemas"]["Lang"];
+                /** @description Only projects with this status. */
+                status?: components["schemas"]["ProjectStatus"];
+                /** @description Only projects this organisation leads or partners in (with `role`: holds that role). */
+                organisation?: string;
+                /**
+                 * @description Only projects where some partner holds this role (`/v1/vocabularies/partner_roles`).
+                 * @example partner
+                 */
+                role?: string;
+                /** @description Only projects this organisation leads. */
+                lead_organisation?: string;
+                /** @description Only projects under this programme (main programme or a funding line). */
+                programme?: string;
+                /**
+                 * @description Only projects aimed at this target group (code).
+                 * @example seniors
+                 */
+                target_group?: string;
+                /**
+                 * @description Only projects working in this region (code).
+                 * @example latgale
+                 */
+                region?: string;
+                /**
+                 * @description Only projects with an activity of this kind (`/v1/vocabularies/activity_kinds`).
+                 * @example course
+                 */
+                activity_kind?: string;
+                /**
+                 * @description Only projects reporting values of this indicator (code).
+                 * @example participants
+                 */
+                indicator?: string;
+                /**
+                 * @description Only the project with this reference number.
+                 * @example 2012.EEZ/PP/2/MAC/016/037
+                 */
+                reference?: string;
+                /**
+                 * @description Only projects running on this day (started on or before it, not ended before it).
+                 * @example 2013-03-08
+                 */
+                active_on?: string;
+                /**
+                 * @description Only projects starting on or after this day.
+                 * @example 2012-01-01
+                 */
+                starts_after?: string;
+                /**
+                 * @description Only projects starting on or before this day.
+                 * @example 2013-12-31
+                 */
+                starts_before?: string;
+                /** @description Only projects ending on or after this day. */
+                ends_after?: string;
+                /** @description Only projects ending on or before this day. */
+                ends_before?: string;
+                /**
+                 * @description Only projects changed at or after this instant.
+                 * @example 2026-11-01T00:00:00Z
+                 */
+                updated_since?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The funding lines as CSV */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    export_project_partners: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Order: `id` (default; creation order), `updated_at`, `title`, `start_date`, `end_date`,
+                 *     or `relevance` (default with `q`); prefix `-` for descending. Unknown dates sort last.
+                 * @example -start_date
+                 */
+                sort?: string;
+                /**
+                 * @description Full-text search over titles, summaries, aims and reference numbers, in every
+                 *     language; ignores case and diacritics (`ilukste` finds `Ilūkstes`) and Latvian word
+                 *     endings; best matches first unless `sort` says otherwise.
+                 * @example ilukste
+                 */
+                q?: string;
+                /**
+                 * @description Language of titles, summaries and aims (falls back to the original; overrides
+                 *     `Accept-Language`), and of the labels beside codes in exports.
+                 */
+                lang?: components["schemas"]["Lang"];
+                /** @description Only projects with this status. */
+                status?: components["schemas"]["ProjectStatus"];
+                /** @description Only projects this organisation leads or partners in (with `role`: holds that role). */
+                organisation?: string;
+                /**
+                 * @description Only projects where some partner holds this role (`/v1/vocabularies/partner_roles`).
+                 * @example partner
+                 */
+                role?: string;
+                /** @description Only projects this organisation leads. */
+                lead_organisation?: string;
+                /** @description Only projects under this programme (main programme or a funding line). */
+                programme?: string;
+                /**
+                 * @description Only projects aimed at this target group (code).
+                 * @example seniors
+                 */
+                target_group?: string;
+                /**
+                 * @description Only projects working in this region (code).
+                 * @example latgale
+                 */
+                region?: string;
+                /**
+                 * @description Only projects with an activity of this kind (`/v1/vocabularies/activity_kinds`).
+                 * @example course
+                 */
+                activity_kind?: string;
+                /**
+                 * @description Only projects reporting values of this indicator (code).
+                 * @example participants
+                 */
+                indicator?: string;
+                /**
+                 * @description Only the project with this reference number.
+                 * @example 2012.EEZ/PP/2/MAC/016/037
+                 */
+                reference?: string;
+                /**
+                 * @description Only projects running on this day (started on or before it, not ended before it).
+                 * @example 2013-03-08
+                 */
+                active_on?: string;
+                /**
+                 * @description Only projects starting on or after this day.
+                 * @example 2012-01-01
+                 */
+                starts_after?: string;
+                /**
+                 * @description Only projects starting on or before this day.
+                 * @example 2013-12-31
+                 */
+                starts_before?: string;
+                /** @description Only projects ending on or after this day. */
+                ends_after?: string;
+                /** @description Only projects ending on or before this day. */
+                ends_before?: string;
+                /**
+                 * @description Only projects changed at or after this instant.
+                 * @example 2026-11-01T00:00:00Z
+                 */
+                updated_since?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The partnerships as CSV */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    export_projects: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Order: `id` (default; creation order), `updated_at`, `title`, `start_date`, `end_date`,
+                 *     or `relevance` (default with `q`); prefix `-` for descending. Unknown dates sort last.
+                 * @example -start_date
+                 */
+                sort?: string;
+                /**
+                 * @description Full-text search over titles, summaries, aims and reference numbers, in every
+                 *     language; ignores case and diacritics (`ilukste` finds `Ilūkstes`) and Latvian word
+                 *     endings; best matches first unless `sort` says otherwise.
+                 * @example ilukste
+                 */
+                q?: string;
+                /**
+                 * @description Language of titles, summaries and aims (falls back to the original; overrides
+                 *     `Accept-Language`), and of the labels beside codes in exports.
+                 */
+                lang?: components["schemas"]["Lang"];
+                /** @description Only projects with this status. */
+                status?: components["schemas"]["ProjectStatus"];
+                /** @description Only projects this organisation leads or partners in (with `role`: holds that role). */
+                organisation?: string;
+                /**
+                 * @description Only projects where some partner holds this role (`/v1/vocabularies/partner_roles`).
+                 * @example partner
+                 */
+                role?: string;
+                /** @description Only projects this organisation leads. */
+                lead_organisation?: string;
+                /** @description Only projects under this programme (main programme or a funding line). */
+                programme?: string;
+                /**
+                 * @description Only projects aimed at this target group (code).
+                 * @example seniors
+                 */
+                target_group?: string;
+                /**
+                 * @description Only projects working in this region (code).
+                 * @example latgale
+                 */
+                region?: string;
+                /**
+                 * @description Only projects with an activity of this kind (`/v1/vocabularies/activity_kinds`).
+                 * @example course
+                 */
+                activity_kind?: string;
+                /**
+                 * @description Only projects reporting values of this indicator (code).
+                 * @example participants
+                 */
+                indicator?: string;
+                /**
+                 * @description Only the project with this reference number.
+                 * @example 2012.EEZ/PP/2/MAC/016/037
+                 */
+                reference?: string;
+                /**
+                 * @description Only projects running on this day (started on or before it, not ended before it).
+                 * @example 2013-03-08
+                 */
+                active_on?: string;
+                /**
+                 * @description Only projects starting on or after this day.
+                 * @example 2012-01-01
+                 */
+                starts_after?: string;
+                /**
+                 * @description Only projects starting on or before this day.
+                 * @example 2013-12-31
+                 */
+                starts_before?: string;
+                /** @description Only projects ending on or after this day. */
+                ends_after?: string;
+                /** @description Only projects ending on or before this day. */
+                ends_before?: string;
+                /**
+                 * @description Only projects changed at or after this instant.
+                 * @example 2026-11-01T00:00:00Z
+                 */
+                updated_since?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The projects as CSV */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    export_indicator_stats: {
+        parameters: {
+            query: {
+                /** @description How to group the values. */
+                group_by: components["schemas"]["GroupBy"];
+                /** @description Which values: `actual` (default), `target` or `baseline`. */
+                kind?: components["schemas"]["MetricKind"];
+                /**
+                 * @description Only values whose period ends on or after this day.
+                 * @example 2012-01-01
+                 */
+                period_from?: string;
+                /**
+                 * @description Only values whose period starts on or before this day.
+                 * @example 2013-12-31
+                 */
+                period_to?: string;
+                /** @description Language of group labels. */
+                lang?: components["schemas"]["Lang"];
+                /** @description Only projects with this status. */
+                status?: components["schemas"]["ProjectStatus"];
+                /** @description Only projects this organisation leads or partners in. */
+                organisation?: string;
+                /** @description Only projects this organisation leads. */
+                lead_organisation?: string;
+                /** @description Only projects under this programme (main programme or a funding line). */
+                programme?: string;
+                /**
+                 * @description Only projects aimed at this target group (code).
+                 * @example seniors
+                 */
+                target_group?: string;
+                /**
+                 * @description Only projects working in this region (code).
+                 * @example latgale
+                 */
+                region?: string;
+                /**
+                 * @description Only projects with an activity of this kind.
+                 * @example course
+                 */
+                activity_kind?: string;
+                /**
+                 * @description Only projects running on this day.
+                 * @example 2013-03-08
+                 */
+                active_on?: string;
+                /** @description Only projects starting on or after this day. */
+                starts_after?: string;
+                /** @description Only projects starting on or before this day. */
+                starts_before?: string;
+                /** @description Only projects ending on or after this day. */
+                ends_after?: string;
+                /** @description Only projects ending on or before this day. */
+                ends_before?: string;
+                /** @description Only projects matching this search (as `q` on `/v1/projects`). */
+                q?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path: {
+                /** @description Indicator code */
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The figures as CSV */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     list_indicators: {
         parameters: {
             query?: {
@@ -3196,6 +4252,8 @@ export interface operations {
                  * @example person
                  */
                 unit?: string;
+                /** @description Language of the unit labels in the export. */
+                lang?: components["schemas"]["Lang"];
             };
             header?: {
                 /** @description ETag(s) the client holds; a match gives 304 Not Modified */
@@ -3455,10 +4513,8 @@ export interface operations {
                  * @example -updated_at
                  */
                 sort?: string;
-                /** @description Language of labels in CSV exports. */
+                /** @description Language of the labels beside codes in the export. */
                 lang?: components["schemas"]["Lang"];
-                /** @description `csv` streams the whole filtered list as CSV (like `Accept: text/csv`). */
-                format?: components["schemas"]["Format"];
                 /**
                  * @description Only values of this indicator (code).
                  * @example people_trained
@@ -3506,7 +4562,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description One page of metric values (or the whole list as CSV) */
+            /** @description One page of metric values */
             200: {
                 headers: {
                     /** @description `public, max-age=60` without a key; `private, no-cache` with one */
@@ -3521,7 +4577,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Page_MetricValue"];
-                    "text/csv": string;
                 };
             };
             /** @description Not modified (If-None-Match matched) */
@@ -3794,6 +4849,12 @@ export interface operations {
                 /** @description Include the total number of matching records. */
                 count?: boolean;
                 /**
+                 * @description `projects` embeds the projects each organisation leads or partners in (id, title,
+                 *     status, role).
+                 * @example projects
+                 */
+                include?: string;
+                /**
                  * @description Order: `id` (default; creation order), `name`, `updated_at`, or `relevance` (default
                  *     with `q`); prefix `-` for descending.
                  * @example name
@@ -3805,16 +4866,8 @@ export interface operations {
                  * @example ilukstes
                  */
                 q?: string;
-                /**
-                 * @description `projects` embeds the projects each organisation leads or partners in (id, title,
-                 *     status, role).
-                 * @example projects
-                 */
-                include?: string;
-                /** @description Language of labels in CSV exports. */
+                /** @description Language of the labels beside codes in the export. */
                 lang?: components["schemas"]["Lang"];
-                /** @description `csv` streams the whole filtered list as CSV (like `Accept: text/csv`). */
-                format?: components["schemas"]["Format"];
                 /**
                  * @description Only organisations of this kind (`/v1/vocabularies/organisation_kinds`).
                  * @example municipality
@@ -3840,7 +4893,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description One page of organisations (or the whole list as CSV) */
+            /** @description One page of organisations */
             200: {
                 headers: {
                     /** @description `public, max-age=60` without a key; `private, no-cache` with one */
@@ -3855,7 +4908,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Page_Organisation"];
-                    "text/csv": string;
                 };
             };
             /** @description Not modified (If-None-Match matched) */
@@ -4344,6 +5396,13 @@ export interface operations {
                 /** @description Include the total number of matching records. */
                 count?: boolean;
                 /**
+                 * @description Embed related records: any of `partners` (each with its organisation), `activities`,
+                 *     `metrics`, `lead_organisation`, `programme`, comma-separated. (`funding` is accepted
+                 *     and always embedded.)
+                 * @example partners,activities
+                 */
+                include?: string;
+                /**
                  * @description Order: `id` (default; creation order), `updated_at`, `title`, `start_date`, `end_date`,
                  *     or `relevance` (default with `q`); prefix `-` for descending. Unknown dates sort last.
                  * @example -start_date
@@ -4357,22 +5416,10 @@ export interface operations {
                  */
                 q?: string;
                 /**
-                 * @description Embed related records: any of `partners` (each with its organisation), `activities`,
-                 *     `metrics`, `lead_organisation`, `programme`, comma-separated. (`funding` is accepted
-                 *     and always embedded.)
-                 * @example partners,activities
-                 */
-                include?: string;
-                /**
-                 * @description Language of titles, summaries and aims (falls back to the original); overrides
-                 *     `Accept-Language`.
+                 * @description Language of titles, summaries and aims (falls back to the original; overrides
+                 *     `Accept-Language`), and of the labels beside codes in exports.
                  */
                 lang?: components["schemas"]["Lang"];
-                /**
-                 * @description `csv` streams the whole filtered list as CSV (like `Accept: text/csv`); `limit` and
-                 *     `cursor` then do not apply.
-                 */
-                format?: components["schemas"]["Format"];
                 /** @description Only projects with this status. */
                 status?: components["schemas"]["ProjectStatus"];
                 /** @description Only projects this organisation leads or partners in (with `role`: holds that role). */
@@ -4445,7 +5492,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description One page of projects (or the whole list as CSV) */
+            /** @description One page of projects */
             200: {
                 headers: {
                     /** @description `public, max-age=60` without a key; `private, no-cache` with one */
@@ -4462,7 +5509,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Page_Project"];
-                    "text/csv": string;
                 };
             };
             /** @description Not modified (If-None-Match matched) */

@@ -14,7 +14,6 @@ use crate::domain::{Lang, ProjectId};
 use crate::resources::lookup;
 use crate::resources::record::{Ctx, Parent};
 use crate::resources::vocabularies::{self, VocabularyName};
-use crate::state::Reader;
 use crate::web::csv_export::{self, Format};
 use crate::web::error::ApiResult;
 use crate::web::http::Query;
@@ -75,6 +74,12 @@ pub async fn list_activities(
 
 crate::list_params! {
     pub struct ActivitySearchParams ("Page size.") {
+        /// Deprecated: `csv` answers the export (`/v1/exports/activities.csv`).
+        #[param(ignore)]
+        pub format: Option<Format>,
+    }
+    /// What selects and orders activities, in the list and its export.
+    pub struct ActivityExportParams {
         /// Order: `id` (default), `start_date`, `updated_at`, or `relevance` (default with `q`);
         /// prefix `-` for descending. Unknown dates sort last.
         #[param(
@@ -85,10 +90,8 @@ crate::list_params! {
         /// Search titles, places and descriptions; ignores case, diacritics and Latvian endings.
         #[param(example = "tikšanās", min_length = 1, max_length = 200)]
         pub q: Option<String>,
-        /// Language of labels in CSV exports.
+        /// Language of the labels beside codes in the export.
         pub lang: Option<Lang>,
-        /// `csv` streams the whole filtered list as CSV (like `Accept: text/csv`).
-        pub format: Option<Format>,
         /// Only activities of this project.
         pub project: Option<Uuid>,
         /// Only activities of projects this organisation leads or partners in.
@@ -116,7 +119,7 @@ crate::list_params! {
 
 async fn filters(
     conn: &mut AsyncPgConnection,
-    params: &ActivitySearchParams,
+    params: &ActivityExportParams,
     caller: &Caller,
 ) -> ApiResult<(Filters, Option<String>)> {
     for (param, vocabulary, code) in [
@@ -181,13 +184,12 @@ async fn filters(
 
 /// List activities across projects
 ///
-/// Filters combine with AND; keyset pagination under every sort. With `Accept: text/csv` or
-/// `format=csv` the whole list streams as CSV with kind, region and target group labels.
+/// Filters combine with AND; keyset pagination under every sort. The whole filtered list as
+/// CSV is `GET /v1/exports/activities.csv`.
 #[utoipa::path(
     tag = "activities",
     params(ActivitySearchParams),
-    responses((status = 200, description = "One page of activities (or the whole list as CSV)",
-        content((Page<Activity> = "application/json"), (String = "text/csv")),
+    responses((status = 200, description = "One page of activities", body = Page<Activity>,
         headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))))
 )]
 #[get("/activities")]
@@ -195,35 +197,57 @@ pub async fn search_activities(
     ctx: Ctx,
     Query(params): Query<ActivitySearchParams>,
 ) -> ApiResult<HttpResponse> {
-    let Ctx { state, caller, req } = ctx;
-    let mut conn = state.reader(&caller).await?;
-    let (filters, relevance) = filters(&mut conn, &params, &caller).await?;
-    let order = SOURCE.order(params.sort.as_deref(), relevance.as_deref())?;
-    if csv_export::wanted(&req, params.format) {
-        let cursor = Cursor::decode(params.cursor.as_deref(), &order, SOURCE.id_type)?;
-        let lang = Lang::negotiate(params.lang, &req).unwrap_or(Lang::Lv);
-        let context = Export {
-            kinds: vocabularies::labels(&mut conn, VocabularyName::ActivityKinds, lang).await?,
-            regions: vocabularies::labels(&mut conn, VocabularyName::Regions, lang).await?,
-            target_groups: vocabularies::labels(&mut conn, VocabularyName::TargetGroups, lang)
-                .await?,
-            filters,
-            order,
-        };
-        return csv_export::export(
-            Reader::new(state, &caller),
-            conn,
-            "activities",
-            CSV_HEADER,
-            context,
-            cursor,
-            chunk,
-        )
-        .await;
+    let query = ActivityExportParams::from(&params);
+    if csv_export::wanted(&ctx.req, params.format) {
+        let response = export(&ctx, query, params.cursor.as_deref()).await?;
+        return Ok(csv_export::deprecated(response, &ctx.req, EXPORT));
     }
+    let mut conn = ctx.state.reader(&ctx.caller).await?;
+    let (filters, relevance) = filters(&mut conn, &query, &ctx.caller).await?;
+    let order = SOURCE.order(query.sort.as_deref(), relevance.as_deref())?;
     let paging = Paging::of(&params, &SOURCE, &order, false)?;
     let rows = listing::page(&mut conn, &SOURCE, &filters, &order, &paging).await?;
-    Ok(rows.map(|a: Activity| a).respond(&req))
+    Ok(rows.map(|a: Activity| a).respond(&ctx.req))
+}
+
+const EXPORT: &str = "/v1/exports/activities.csv";
+
+/// Export activities as CSV
+///
+/// Every activity the filters select, from one snapshot of the registry, one row each with the
+/// project's title and labels beside kind, region and target group codes.
+#[utoipa::path(
+    tag = "exports",
+    params(ActivityExportParams),
+    responses((status = 200, description = "The activities as CSV", body = String,
+        content_type = "text/csv"))
+)]
+#[get("/exports/activities.csv")]
+pub async fn export_activities(
+    ctx: Ctx,
+    Query(params): Query<ActivityExportParams>,
+) -> ApiResult<HttpResponse> {
+    export(&ctx, params, None).await
+}
+
+async fn export(
+    ctx: &Ctx,
+    params: ActivityExportParams,
+    cursor: Option<&str>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = ctx.state.reader(&ctx.caller).await?;
+    let (filters, relevance) = filters(&mut conn, &params, &ctx.caller).await?;
+    let order = SOURCE.order(params.sort.as_deref(), relevance.as_deref())?;
+    let cursor = Cursor::decode(cursor, &order, SOURCE.id_type)?;
+    let lang = Lang::negotiate(params.lang, &ctx.req).unwrap_or(Lang::Lv);
+    let context = Export {
+        kinds: vocabularies::labels(&mut conn, VocabularyName::ActivityKinds, lang).await?,
+        regions: vocabularies::labels(&mut conn, VocabularyName::Regions, lang).await?,
+        target_groups: vocabularies::labels(&mut conn, VocabularyName::TargetGroups, lang).await?,
+        filters,
+        order,
+    };
+    csv_export::export(&mut conn, "activities", CSV_HEADER, &context, cursor, chunk).await
 }
 
 const CSV_HEADER: &[&str] = &[

@@ -16,6 +16,7 @@ pub use model::{Activity, ActivityInput};
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list::list_activities)
         .service(list::search_activities)
+        .service(list::export_activities)
         .service(create_activity)
         .service(find_activity)
         .service(update_activity)

@@ -14,6 +14,7 @@ pub use model::{Indicator, IndicatorInput};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list::list_indicators)
+        .service(list::export_indicators)
         .service(create_indicator)
         .service(find_indicator)
         .service(update_indicator)

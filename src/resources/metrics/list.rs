@@ -17,7 +17,6 @@ use crate::resources::lookup;
 use crate::resources::record::Ctx;
 use crate::resources::vocabularies::{self, VocabularyName};
 use crate::schema::indicators;
-use crate::state::Reader;
 use crate::web::csv_export::{self, Format};
 use crate::web::error::ApiResult;
 use crate::web::http::Query;
@@ -42,13 +41,17 @@ static COLUMNS: LazyLock<String> = crate::list_columns!(metric_values, MetricRow
 
 crate::list_params! {
     pub struct MetricListParams ("Page size.") {
+        /// Deprecated: `csv` answers the export (`/v1/exports/metrics.csv`).
+        #[param(ignore)]
+        pub format: Option<Format>,
+    }
+    /// What selects and orders metric values, in the list and its export.
+    pub struct MetricExportParams {
         /// Order: `id` (default) or `updated_at`; prefix `-` for descending.
         #[param(example = "-updated_at", pattern = "^-?(id|updated_at)$")]
         pub sort: Option<String>,
-        /// Language of labels in CSV exports.
+        /// Language of the labels beside codes in the export.
         pub lang: Option<Lang>,
-        /// `csv` streams the whole filtered list as CSV (like `Accept: text/csv`).
-        pub format: Option<Format>,
         /// Only values of this indicator (code).
         #[param(example = "people_trained")]
         pub indicator: Option<String>,
@@ -81,7 +84,7 @@ crate::list_params! {
 
 async fn filters(
     conn: &mut AsyncPgConnection,
-    params: &MetricListParams,
+    params: &MetricExportParams,
     visibility: Visibility,
 ) -> ApiResult<Filters> {
     for (param, vocabulary, code) in [
@@ -173,32 +176,20 @@ async fn indicator_names(
         .collect())
 }
 
-/// A page of metric values as JSON, or the whole filtered list as CSV.
+/// A page of metric values (or, the deprecated way, the whole filtered list as CSV).
 pub async fn page(ctx: Ctx, mut conn: DbConn, params: MetricListParams) -> ApiResult<HttpResponse> {
-    let Ctx { state, caller, req } = ctx;
-    let filters = filters(&mut conn, &params, caller.visibility()).await?;
-    let order = SOURCE.order(params.sort.as_deref(), None)?;
-    if csv_export::wanted(&req, params.format) {
-        let cursor = Cursor::decode(params.cursor.as_deref(), &order, SOURCE.id_type)?;
-        let lang = Lang::negotiate(params.lang, &req).unwrap_or(Lang::Lv);
-        let context = Export {
-            indicators: indicator_names(&mut conn).await?,
-            target_groups: vocabularies::labels(&mut conn, VocabularyName::TargetGroups, lang)
-                .await?,
-            filters,
-            order,
+    let query = MetricExportParams::from(&params);
+    if csv_export::wanted(&ctx.req, params.format) {
+        drop(conn);
+        let response = export(&ctx, query.clone(), params.cursor.as_deref()).await?;
+        let successor = match query.project {
+            Some(project) => format!("{EXPORT}?project={project}"),
+            None => EXPORT.to_owned(),
         };
-        return csv_export::export(
-            Reader::new(state, &caller),
-            conn,
-            "metrics",
-            CSV_HEADER,
-            context,
-            cursor,
-            chunk,
-        )
-        .await;
+        return Ok(csv_export::deprecated(response, &ctx.req, &successor));
     }
+    let filters = filters(&mut conn, &query, ctx.caller.visibility()).await?;
+    let order = SOURCE.order(query.sort.as_deref(), None)?;
     let paging = Paging::of(&params, &SOURCE, &order, false)?;
     let rows = listing::page(&mut conn, &SOURCE, &filters, &order, &paging).await?;
     let names = indicator_names(&mut conn).await?;
@@ -209,18 +200,16 @@ pub async fn page(ctx: Ctx, mut conn: DbConn, params: MetricListParams) -> ApiRe
             .unwrap_or_default();
         MetricValue::from_parts(row, code)
     });
-    Ok(page.respond(&req))
+    Ok(page.respond(&ctx.req))
 }
 
 /// List metric values across projects
 ///
-/// Filters combine with AND. With `Accept: text/csv` or `format=csv` the whole list streams as
-/// CSV with the project title, indicator name and unit, and target group labels.
+/// Filters combine with AND. The whole filtered list as CSV is `GET /v1/exports/metrics.csv`.
 #[utoipa::path(
     tag = "metrics",
     params(MetricListParams),
-    responses((status = 200, description = "One page of metric values (or the whole list as CSV)",
-        content((Page<MetricValue> = "application/json"), (String = "text/csv")),
+    responses((status = 200, description = "One page of metric values", body = Page<MetricValue>,
         headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))))
 )]
 #[get("/metrics")]
@@ -230,6 +219,45 @@ pub async fn list_metrics(
 ) -> ApiResult<HttpResponse> {
     let conn = ctx.state.reader(&ctx.caller).await?;
     page(ctx, conn, params).await
+}
+
+const EXPORT: &str = "/v1/exports/metrics.csv";
+
+/// Export metric values as CSV
+///
+/// Every value the filters select, from one snapshot of the registry, one row each with the
+/// project's title, the indicator's name and unit and the target group's label.
+#[utoipa::path(
+    tag = "exports",
+    params(MetricExportParams),
+    responses((status = 200, description = "The metric values as CSV", body = String,
+        content_type = "text/csv"))
+)]
+#[get("/exports/metrics.csv")]
+pub async fn export_metrics(
+    ctx: Ctx,
+    Query(params): Query<MetricExportParams>,
+) -> ApiResult<HttpResponse> {
+    export(&ctx, params, None).await
+}
+
+async fn export(
+    ctx: &Ctx,
+    params: MetricExportParams,
+    cursor: Option<&str>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = ctx.state.reader(&ctx.caller).await?;
+    let filters = filters(&mut conn, &params, ctx.caller.visibility()).await?;
+    let order = SOURCE.order(params.sort.as_deref(), None)?;
+    let cursor = Cursor::decode(cursor, &order, SOURCE.id_type)?;
+    let lang = Lang::negotiate(params.lang, &ctx.req).unwrap_or(Lang::Lv);
+    let context = Export {
+        indicators: indicator_names(&mut conn).await?,
+        target_groups: vocabularies::labels(&mut conn, VocabularyName::TargetGroups, lang).await?,
+        filters,
+        order,
+    };
+    csv_export::export(&mut conn, "metrics", CSV_HEADER, &context, cursor, chunk).await
 }
 
 const CSV_HEADER: &[&str] = &[

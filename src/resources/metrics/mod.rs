@@ -21,6 +21,7 @@ pub use revisions::{MetricRevision, RevisionOp};
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(batch::push_metrics)
         .service(list::list_metrics)
+        .service(list::export_metrics)
         .service(list_project_metrics)
         .service(create_metric)
         .service(find_metric)

@@ -15,7 +15,6 @@ use crate::auth::Visibility;
 use crate::domain::{Lang, ProjectStatus};
 use crate::resources::record::Ctx;
 use crate::resources::vocabularies::{self, VocabularyName};
-use crate::state::Reader;
 use crate::web::csv_export::{self, Format};
 use crate::web::error::ApiResult;
 use crate::web::http::Query;
@@ -46,6 +45,16 @@ const EMBEDS: &[(&str, Embed)] = &[("projects", Embed::Projects)];
 
 crate::list_params! {
     pub struct OrganisationListParams ("Page size (at most 50 with `include`).") {
+        /// `projects` embeds the projects each organisation leads or partners in (id, title,
+        /// status, role).
+        #[param(example = "projects", pattern = "^projects$")]
+        pub include: Option<String>,
+        /// Deprecated: `csv` answers the export (`/v1/exports/organisations.csv`).
+        #[param(ignore)]
+        pub format: Option<Format>,
+    }
+    /// What selects and orders organisations, in the list and its export.
+    pub struct OrganisationExportParams {
         /// Order: `id` (default; creation order), `name`, `updated_at`, or `relevance` (default
         /// with `q`); prefix `-` for descending.
         #[param(example = "name", pattern = "^(-?(id|name|updated_at)|relevance)$")]
@@ -54,14 +63,8 @@ crate::list_params! {
         /// word endings.
         #[param(example = "ilukstes", min_length = 1, max_length = 200)]
         pub q: Option<String>,
-        /// `projects` embeds the projects each organisation leads or partners in (id, title,
-        /// status, role).
-        #[param(example = "projects", pattern = "^projects$")]
-        pub include: Option<String>,
-        /// Language of labels in CSV exports.
+        /// Language of the labels beside codes in the export.
         pub lang: Option<Lang>,
-        /// `csv` streams the whole filtered list as CSV (like `Accept: text/csv`).
-        pub format: Option<Format>,
         /// Only organisations of this kind (`/v1/vocabularies/organisation_kinds`).
         #[param(example = "municipality")]
         pub kind: Option<String>,
@@ -76,7 +79,7 @@ crate::list_params! {
 
 async fn filters(
     conn: &mut AsyncPgConnection,
-    params: &OrganisationListParams,
+    params: &OrganisationExportParams,
 ) -> ApiResult<(Filters, Option<String>)> {
     if let Some(kind) = &params.kind {
         vocabularies::ensure_code(conn, VocabularyName::OrganisationKinds, "kind", kind).await?;
@@ -167,13 +170,12 @@ async fn embed_projects(
 
 /// List organisations
 ///
-/// Filters combine with AND; keyset pagination under every sort. With `Accept: text/csv` or
-/// `format=csv` the whole list streams as CSV with kind labels.
+/// Filters combine with AND; keyset pagination under every sort. The whole filtered list as
+/// CSV is `GET /v1/exports/organisations.csv`.
 #[utoipa::path(
     tag = "organisations",
     params(OrganisationListParams),
-    responses((status = 200, description = "One page of organisations (or the whole list as CSV)",
-        content((Page<Organisation> = "application/json"), (String = "text/csv")),
+    responses((status = 200, description = "One page of organisations", body = Page<Organisation>,
         headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"))))
 )]
 #[get("/organisations")]
@@ -181,32 +183,17 @@ pub async fn list_organisations(
     ctx: Ctx,
     Query(params): Query<OrganisationListParams>,
 ) -> ApiResult<HttpResponse> {
+    let query = OrganisationExportParams::from(&params);
+    if csv_export::wanted(&ctx.req, params.format) {
+        let cursor = params.cursor.clone();
+        let response = export(&ctx, query, cursor.as_deref()).await?;
+        return Ok(csv_export::deprecated(response, &ctx.req, EXPORT));
+    }
     let Ctx { state, caller, req } = ctx;
     let embeds = listing::parse_include(params.include.as_deref(), EMBEDS)?;
     let mut conn = state.reader(&caller).await?;
-    let (filters, relevance) = filters(&mut conn, &params).await?;
-    let order = SOURCE.order(params.sort.as_deref(), relevance.as_deref())?;
-    if csv_export::wanted(&req, params.format) {
-        let cursor = Cursor::decode(params.cursor.as_deref(), &order, SOURCE.id_type)?;
-        let lang = Lang::negotiate(params.lang, &req).unwrap_or(Lang::Lv);
-        let kinds =
-            vocabularies::labels(&mut conn, VocabularyName::OrganisationKinds, lang).await?;
-        let context = Export {
-            kinds,
-            filters,
-            order,
-        };
-        return csv_export::export(
-            Reader::new(state, &caller),
-            conn,
-            "organisations",
-            CSV_HEADER,
-            context,
-            cursor,
-            chunk,
-        )
-        .await;
-    }
+    let (filters, relevance) = filters(&mut conn, &query).await?;
+    let order = SOURCE.order(query.sort.as_deref(), relevance.as_deref())?;
     let paging = Paging::of(&params, &SOURCE, &order, !embeds.is_empty())?;
     let rows =
         listing::page::<OrganisationRow>(&mut conn, &SOURCE, &filters, &order, &paging).await?;
@@ -215,6 +202,53 @@ pub async fn list_organisations(
         embed_projects(&mut conn, &mut page.data, caller.visibility()).await?;
     }
     Ok(page.respond(&req))
+}
+
+const EXPORT: &str = "/v1/exports/organisations.csv";
+
+/// Export organisations as CSV
+///
+/// Every organisation the filters select, from one snapshot of the registry, one row each with
+/// the kind's label beside its code.
+#[utoipa::path(
+    tag = "exports",
+    params(OrganisationExportParams),
+    responses((status = 200, description = "The organisations as CSV", body = String,
+        content_type = "text/csv"))
+)]
+#[get("/exports/organisations.csv")]
+pub async fn export_organisations(
+    ctx: Ctx,
+    Query(params): Query<OrganisationExportParams>,
+) -> ApiResult<HttpResponse> {
+    export(&ctx, params, None).await
+}
+
+async fn export(
+    ctx: &Ctx,
+    params: OrganisationExportParams,
+    cursor: Option<&str>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = ctx.state.reader(&ctx.caller).await?;
+    let (filters, relevance) = filters(&mut conn, &params).await?;
+    let order = SOURCE.order(params.sort.as_deref(), relevance.as_deref())?;
+    let cursor = Cursor::decode(cursor, &order, SOURCE.id_type)?;
+    let lang = Lang::negotiate(params.lang, &ctx.req).unwrap_or(Lang::Lv);
+    let kinds = vocabularies::labels(&mut conn, VocabularyName::OrganisationKinds, lang).await?;
+    let context = Export {
+        kinds,
+        filters,
+        order,
+    };
+    csv_export::export(
+        &mut conn,
+        "organisations",
+        CSV_HEADER,
+        &context,
+        cursor,
+        chunk,
+    )
+    .await
 }
 
 const CSV_HEADER: &[&str] = &[

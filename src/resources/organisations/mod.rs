@@ -14,6 +14,7 @@ pub use model::{Organisation, OrganisationInput, OrganisationRow, ProjectRole};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list::list_organisations)
+        .service(list::export_organisations)
         .service(create_organisation)
         .service(find_organisation)
         .service(update_organisation)

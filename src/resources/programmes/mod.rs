@@ -15,6 +15,7 @@ pub use model::{Programme, ProgrammeInput};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list::list_programmes)
+        .service(list::export_programmes)
         .service(create_programme)
         .service(find_programme)
         .service(update_programme)

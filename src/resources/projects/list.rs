@@ -2,8 +2,7 @@
 //! related records with a fixed number of queries per request.
 
 use std::collections::{HashMap, HashSet};
-use std::rc::Rc;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use actix_web::{get, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -13,7 +12,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use super::{load_funding, Project, ProjectRow};
+use super::{load_funding, Funding, Project, ProjectRow};
 use crate::auth::Visibility;
 use crate::db::DbConn;
 use crate::domain::{Lang, ProjectStatus};
@@ -28,7 +27,6 @@ use crate::resources::vocabularies::{self, VocabularyName};
 use crate::schema::{
     activities, indicators, metric_values, organisations, programmes, project_partners,
 };
-use crate::state::Reader;
 use crate::web::csv_export::{self, opt, Column, Format};
 use crate::web::error::ApiResult;
 use crate::web::http::Query;
@@ -84,6 +82,20 @@ static COLUMNS: LazyLock<String> = crate::list_columns!(projects, ProjectRow, "p
 
 crate::list_params! {
     pub struct ProjectListParams ("Page size (at most 50 with `include`).") {
+        /// Embed related records: any of `partners` (each with its organisation), `activities`,
+        /// `metrics`, `lead_organisation`, `programme`, comma-separated. (`funding` is accepted
+        /// and always embedded.)
+        #[param(
+            example = "partners,activities",
+            pattern = "^(partners|activities|metrics|funding|lead_organisation|programme)(,(partners|activities|metrics|funding|lead_organisation|programme))*$"
+        )]
+        pub include: Option<String>,
+        /// Deprecated: `csv` answers the export (`/v1/exports/projects.csv`).
+        #[param(ignore)]
+        pub format: Option<Format>,
+    }
+    /// What selects and orders projects: the list, its exports and the stats take them.
+    pub struct ProjectFilters {
         /// Order: `id` (default; creation order), `updated_at`, `title`, `start_date`, `end_date`,
         /// or `relevance` (default with `q`); prefix `-` for descending. Unknown dates sort last.
         #[param(
@@ -96,20 +108,9 @@ crate::list_params! {
         /// endings; best matches first unless `sort` says otherwise.
         #[param(example = "ilukste", min_length = 1, max_length = 200)]
         pub q: Option<String>,
-        /// Embed related records: any of `partners` (each with its organisation), `activities`,
-        /// `metrics`, `lead_organisation`, `programme`, comma-separated. (`funding` is accepted
-        /// and always embedded.)
-        #[param(
-            example = "partners,activities",
-            pattern = "^(partners|activities|metrics|funding|lead_organisation|programme)(,(partners|activities|metrics|funding|lead_organisation|programme))*$"
-        )]
-        pub include: Option<String>,
-        /// Language of titles, summaries and aims (falls back to the original); overrides
-        /// `Accept-Language`.
+        /// Language of titles, summaries and aims (falls back to the original; overrides
+        /// `Accept-Language`), and of the labels beside codes in exports.
         pub lang: Option<Lang>,
-        /// `csv` streams the whole filtered list as CSV (like `Accept: text/csv`); `limit` and
-        /// `cursor` then do not apply.
-        pub format: Option<Format>,
         /// Only projects with this status.
         pub status: Option<ProjectStatus>,
         /// Only projects this organisation leads or partners in (with `role`: holds that role).
@@ -183,7 +184,7 @@ impl ProjectReadParams {
 /// relevance expression when there is a `q`.
 pub async fn filters(
     conn: &mut AsyncPgConnection,
-    params: &ProjectListParams,
+    params: &ProjectFilters,
     visibility: Visibility,
 ) -> ApiResult<(Filters, Option<String>)> {
     for (param, vocabulary, code) in [
@@ -410,13 +411,12 @@ async fn assemble(
 /// List projects
 ///
 /// Filters combine with AND. Pagination is keyset under every sort, so pages neither skip nor
-/// repeat records while others are added. With `Accept: text/csv` or `format=csv` the whole
-/// list streams as CSV (one row per project, labels beside codes).
+/// repeat records while others are added. The whole filtered list as CSV is
+/// `GET /v1/exports/projects.csv` (with `projects-partners.csv` and `projects-funding.csv`).
 #[utoipa::path(
     tag = "projects",
     params(ProjectListParams),
-    responses((status = 200, description = "One page of projects (or the whole list as CSV)",
-        content((Page<Project> = "application/json"), (String = "text/csv")),
+    responses((status = 200, description = "One page of projects", body = Page<Project>,
         headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"),
                 ("Content-Language" = String, description = "The language asked for, when one was"))))
 )]
@@ -425,31 +425,24 @@ pub async fn list_projects(
     ctx: Ctx,
     Query(params): Query<ProjectListParams>,
 ) -> ApiResult<HttpResponse> {
+    let query = ProjectFilters::from(&params);
+    if csv_export::wanted(&ctx.req, params.format) {
+        let file = Table::Projects
+            .export(&ctx, &query, params.cursor.as_deref())
+            .await?;
+        let response = csv_export::respond_file(file, "projects.csv", "text/csv; charset=utf-8")?;
+        return Ok(csv_export::deprecated(
+            response,
+            &ctx.req,
+            "/v1/exports/projects.csv",
+        ));
+    }
     let Ctx { state, caller, req } = ctx;
     let embeds = listing::parse_include(params.include.as_deref(), EMBEDS)?;
-    let lang = Lang::negotiate(params.lang, &req);
+    let lang = Lang::negotiate(query.lang, &req);
     let mut conn = state.reader(&caller).await?;
-    let (filters, relevance) = filters(&mut conn, &params, caller.visibility()).await?;
-    let order = SOURCE.order(params.sort.as_deref(), relevance.as_deref())?;
-    if csv_export::wanted(&req, params.format) {
-        let cursor = Cursor::decode(params.cursor.as_deref(), &order, SOURCE.id_type)?;
-        let export = Export {
-            labels: Rc::new(CsvLabels::load(&mut conn, lang.unwrap_or(Lang::Lv)).await?),
-            filters,
-            order,
-        };
-        let reader = Reader::new(state, &caller);
-        return csv_export::export(
-            reader,
-            conn,
-            "projects",
-            &csv_export::header(CSV_COLUMNS),
-            export,
-            cursor,
-            chunk,
-        )
-        .await;
-    }
+    let (filters, relevance) = filters(&mut conn, &query, caller.visibility()).await?;
+    let order = SOURCE.order(query.sort.as_deref(), relevance.as_deref())?;
     let paging = Paging::of(&params, &SOURCE, &order, !embeds.is_empty())?;
     let mut rows = listing::page(&mut conn, &SOURCE, &filters, &order, &paging).await?;
     let mut projects = assemble(&mut conn, std::mem::take(&mut rows.rows), lang).await?;
@@ -457,6 +450,62 @@ pub async fn list_projects(
     let mut response = rows.page(projects).respond(&req);
     content_language(&mut response, lang);
     Ok(response)
+}
+
+/// Export projects as CSV
+///
+/// Every project the filters select, from one snapshot of the registry: one row each, with the
+/// lead organisation's and programme's names, labels beside codes, summary and aim, and the
+/// partners (`Name (role)`) and funding lines joined with `; `. The same selection's partners
+/// and funding lines, one row each, are `projects-partners.csv` and `projects-funding.csv`.
+#[utoipa::path(
+    tag = "exports",
+    params(ProjectFilters),
+    responses((status = 200, description = "The projects as CSV", body = String,
+        content_type = "text/csv"))
+)]
+#[get("/exports/projects.csv")]
+pub async fn export_projects(
+    ctx: Ctx,
+    Query(params): Query<ProjectFilters>,
+) -> ApiResult<HttpResponse> {
+    Table::Projects.respond(&ctx, &params).await
+}
+
+/// Export the partners of projects as CSV
+///
+/// One row per partnership of every project the filters select (keyed by project id), with the
+/// organisation's name and the role's label.
+#[utoipa::path(
+    tag = "exports",
+    params(ProjectFilters),
+    responses((status = 200, description = "The partnerships as CSV", body = String,
+        content_type = "text/csv"))
+)]
+#[get("/exports/projects-partners.csv")]
+pub async fn export_project_partners(
+    ctx: Ctx,
+    Query(params): Query<ProjectFilters>,
+) -> ApiResult<HttpResponse> {
+    Table::Partners.respond(&ctx, &params).await
+}
+
+/// Export the funding lines of projects as CSV
+///
+/// One row per funding line of every project the filters select (keyed by project id and
+/// position), with the programme's and funder's names.
+#[utoipa::path(
+    tag = "exports",
+    params(ProjectFilters),
+    responses((status = 200, description = "The funding lines as CSV", body = String,
+        content_type = "text/csv"))
+)]
+#[get("/exports/projects-funding.csv")]
+pub async fn export_project_funding(
+    ctx: Ctx,
+    Query(params): Query<ProjectFilters>,
+) -> ApiResult<HttpResponse> {
+    Table::Funding.respond(&ctx, &params).await
 }
 
 /// Sets `Content-Language` when the request asked for a language.
@@ -469,17 +518,79 @@ pub fn content_language(response: &mut HttpResponse, lang: Option<Lang>) {
     }
 }
 
-/// What a row of the projects export is made from.
-struct CsvRow {
-    project: Project,
-    labels: Rc<CsvLabels>,
-    organisations: Rc<HashMap<Uuid, String>>,
-    programmes: Rc<HashMap<Uuid, String>>,
+/// The three CSV tables of a project selection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Table {
+    Projects,
+    Partners,
+    Funding,
 }
 
-impl CsvRow {
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Projects => "projects",
+            Table::Partners => "projects-partners",
+            Table::Funding => "projects-funding",
+        }
+    }
+
+    fn header(self) -> Vec<&'static str> {
+        match self {
+            Table::Projects => csv_export::header(PROJECT_COLUMNS),
+            Table::Partners => csv_export::header(PARTNER_COLUMNS),
+            Table::Funding => csv_export::header(FUNDING_COLUMNS),
+        }
+    }
+
+    /// The table as a CSV file, from one snapshot.
+    async fn export(
+        self,
+        ctx: &Ctx,
+        params: &ProjectFilters,
+        cursor: Option<&str>,
+    ) -> ApiResult<std::fs::File> {
+        let mut conn = ctx.state.reader(&ctx.caller).await?;
+        let (filters, relevance) = filters(&mut conn, params, ctx.caller.visibility()).await?;
+        let order = SOURCE.order(params.sort.as_deref(), relevance.as_deref())?;
+        let cursor = Cursor::decode(cursor, &order, SOURCE.id_type)?;
+        let lang = Lang::negotiate(params.lang, &ctx.req).unwrap_or(Lang::Lv);
+        let export = Export {
+            table: self,
+            labels: Arc::new(CsvLabels::load(&mut conn, lang).await?),
+            filters,
+            order,
+        };
+        csv_export::snapshot(&mut conn, &self.header(), &export, cursor, chunk).await
+    }
+
+    async fn respond(self, ctx: &Ctx, params: &ProjectFilters) -> ApiResult<HttpResponse> {
+        let file = self.export(ctx, params, None).await?;
+        let filename = format!("{}.csv", self.name());
+        csv_export::respond_file(file, &filename, "text/csv; charset=utf-8")
+    }
+}
+
+/// Labels and names a CSV export shows beside codes and ids.
+struct CsvLabels {
+    lang: Lang,
+    regions: HashMap<String, String>,
+    target_groups: HashMap<String, String>,
+    roles: HashMap<String, String>,
+}
+
+impl CsvLabels {
+    async fn load(conn: &mut DbConn, lang: Lang) -> ApiResult<Self> {
+        Ok(CsvLabels {
+            lang,
+            regions: vocabularies::labels(conn, VocabularyName::Regions, lang).await?,
+            target_groups: vocabularies::labels(conn, VocabularyName::TargetGroups, lang).await?,
+            roles: vocabularies::labels(conn, VocabularyName::PartnerRoles, lang).await?,
+        })
+    }
+
     /// Labels of `codes` in a vocabulary (the code itself where it has none).
-    fn labels(&self, map: &HashMap<String, String>, codes: &[String]) -> String {
+    fn of(map: &HashMap<String, String>, codes: &[String]) -> String {
         let labels: Vec<&str> = codes
             .iter()
             .map(|c| map.get(c).map_or(c.as_str(), String::as_str))
@@ -488,8 +599,55 @@ impl CsvRow {
     }
 }
 
+/// The names of the organisations and programmes a chunk of projects mentions.
+struct Names {
+    organisations: HashMap<Uuid, String>,
+    programmes: HashMap<Uuid, String>,
+}
+
+impl Names {
+    fn organisation(&self, id: Option<Uuid>) -> String {
+        opt(id.and_then(|id| self.organisations.get(&id)))
+    }
+
+    fn programme(&self, id: Option<Uuid>) -> String {
+        opt(id.and_then(|id| self.programmes.get(&id)))
+    }
+
+    /// A funding line as one phrase: `Programme / Funder: 92.07% 45000.00 EUR`.
+    fn funding(&self, line: &Funding) -> String {
+        let source = [
+            self.programme(line.programme_id),
+            self.organisation(line.funder_id),
+        ]
+        .into_iter()
+        .filter(|name| !name.is_empty())
+        .collect::<Vec<_>>()
+        .join(" / ");
+        let share = line.share_percent.map(|s| format!("{s}%"));
+        let amount = line
+            .amount
+            .as_ref()
+            .map(|a| format!("{a} {}", line.currency.as_deref().unwrap_or_default()));
+        let terms: Vec<String> = share.into_iter().chain(amount).collect();
+        if terms.is_empty() {
+            source
+        } else {
+            format!("{source}: {}", terms.join(" "))
+        }
+    }
+}
+
+/// What a row of the projects export is made from.
+struct ProjectCsv {
+    project: Project,
+    partners: Vec<PartnerRow>,
+    labels: Arc<CsvLabels>,
+    names: Arc<Names>,
+}
+
 /// The columns of the projects export, one per line: the only place a field is added to it.
-const CSV_COLUMNS: &[Column<CsvRow>] = &[
+const PROJECT_COLUMNS: &[Column<ProjectCsv>] = &[
     Column {
         name: "id",
         value: |r| r.project.id.to_string(),
@@ -520,7 +678,7 @@ const CSV_COLUMNS: &[Column<CsvRow>] = &[
     },
     Column {
         name: "lead_organisation_name",
-        value: |r| opt(r.organisations.get(&r.project.lead_organisation_id)),
+        value: |r| r.names.organisation(Some(r.project.lead_organisation_id)),
     },
     Column {
         name: "programme_id",
@@ -528,7 +686,7 @@ const CSV_COLUMNS: &[Column<CsvRow>] = &[
     },
     Column {
         name: "programme_name",
-        value: |r| opt(r.project.programme_id.and_then(|id| r.programmes.get(&id))),
+        value: |r| r.names.programme(r.project.programme_id),
     },
     Column {
         name: "start_date",
@@ -544,7 +702,7 @@ const CSV_COLUMNS: &[Column<CsvRow>] = &[
     },
     Column {
         name: "region_labels",
-        value: |r| r.labels(&r.labels.regions, &r.project.regions),
+        value: |r| CsvLabels::of(&r.labels.regions, &r.project.regions),
     },
     Column {
         name: "target_groups",
@@ -552,7 +710,7 @@ const CSV_COLUMNS: &[Column<CsvRow>] = &[
     },
     Column {
         name: "target_group_labels",
-        value: |r| r.labels(&r.labels.target_groups, &r.project.target_groups),
+        value: |r| CsvLabels::of(&r.labels.target_groups, &r.project.target_groups),
     },
     Column {
         name: "places",
@@ -569,6 +727,40 @@ const CSV_COLUMNS: &[Column<CsvRow>] = &[
     Column {
         name: "website",
         value: |r| opt(r.project.website.as_ref()),
+    },
+    Column {
+        name: "summary",
+        value: |r| opt(r.project.summary.as_ref()),
+    },
+    Column {
+        name: "aim",
+        value: |r| opt(r.project.aim.as_ref()),
+    },
+    Column {
+        name: "partners",
+        value: |r| {
+            let partners: Vec<String> = r
+                .partners
+                .iter()
+                .map(|p| {
+                    let role = r.labels.roles.get(&p.role).unwrap_or(&p.role);
+                    format!("{} ({role})", r.names.organisation(Some(p.organisation_id)))
+                })
+                .collect();
+            csv_export::join(&partners)
+        },
+    },
+    Column {
+        name: "funding",
+        value: |r| {
+            let lines: Vec<String> = r
+                .project
+                .funding
+                .iter()
+                .map(|f| r.names.funding(f))
+                .collect();
+            csv_export::join(&lines)
+        },
     },
     Column {
         name: "language",
@@ -588,51 +780,181 @@ const CSV_COLUMNS: &[Column<CsvRow>] = &[
     },
 ];
 
-/// Labels and names a CSV export shows beside codes and ids.
-struct CsvLabels {
-    lang: Lang,
-    regions: HashMap<String, String>,
-    target_groups: HashMap<String, String>,
+/// What a row of the partners export is made from.
+struct PartnerCsv {
+    partner: PartnerRow,
+    title: String,
+    labels: Arc<CsvLabels>,
+    names: Arc<Names>,
 }
 
-impl CsvLabels {
-    async fn load(conn: &mut DbConn, lang: Lang) -> ApiResult<Self> {
-        Ok(CsvLabels {
-            lang,
-            regions: vocabularies::labels(conn, VocabularyName::Regions, lang).await?,
-            target_groups: vocabularies::labels(conn, VocabularyName::TargetGroups, lang).await?,
-        })
-    }
+const PARTNER_COLUMNS: &[Column<PartnerCsv>] = &[
+    Column {
+        name: "project_id",
+        value: |r| r.partner.project_id.to_string(),
+    },
+    Column {
+        name: "project_title",
+        value: |r| r.title.clone(),
+    },
+    Column {
+        name: "partner_id",
+        value: |r| r.partner.id.to_string(),
+    },
+    Column {
+        name: "organisation_id",
+        value: |r| r.partner.organisation_id.to_string(),
+    },
+    Column {
+        name: "organisation_name",
+        value: |r| r.names.organisation(Some(r.partner.organisation_id)),
+    },
+    Column {
+        name: "role",
+        value: |r| r.partner.role.clone(),
+    },
+    Column {
+        name: "role_label",
+        value: |r| CsvLabels::of(&r.labels.roles, std::slice::from_ref(&r.partner.role)),
+    },
+    Column {
+        name: "description",
+        value: |r| opt(r.partner.description.as_ref()),
+    },
+];
+
+/// What a row of the funding export is made from.
+struct FundingCsv {
+    project: Uuid,
+    title: String,
+    position: usize,
+    line: Funding,
+    names: Arc<Names>,
 }
 
+const FUNDING_COLUMNS: &[Column<FundingCsv>] = &[
+    Column {
+        name: "project_id",
+        value: |r| r.project.to_string(),
+    },
+    Column {
+        name: "project_title",
+        value: |r| r.title.clone(),
+    },
+    Column {
+        name: "position",
+        value: |r| r.position.to_string(),
+    },
+    Column {
+        name: "programme_id",
+        value: |r| opt(r.line.programme_id),
+    },
+    Column {
+        name: "programme_name",
+        value: |r| r.names.programme(r.line.programme_id),
+    },
+    Column {
+        name: "funder_id",
+        value: |r| opt(r.line.funder_id),
+    },
+    Column {
+        name: "funder_name",
+        value: |r| r.names.organisation(r.line.funder_id),
+    },
+    Column {
+        name: "share_percent",
+        value: |r| opt(r.line.share_percent),
+    },
+    Column {
+        name: "amount",
+        value: |r| opt(r.line.amount.as_ref()),
+    },
+    Column {
+        name: "currency",
+        value: |r| opt(r.line.currency.as_ref()),
+    },
+];
+
+/// The rows of `table` for one chunk of projects.
 async fn csv_rows(
     conn: &mut AsyncPgConnection,
-    labels: &Rc<CsvLabels>,
+    export: &Export,
     rows: Vec<ProjectRow>,
 ) -> ApiResult<Vec<Vec<String>>> {
-    let organisations = Rc::new(
-        lookup::organisation_names(conn, rows.iter().map(|r| r.lead_organisation_id)).await?,
-    );
-    let programmes =
-        Rc::new(lookup::programme_names(conn, rows.iter().filter_map(|r| r.programme_id)).await?);
+    let labels = &export.labels;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let partners: Vec<PartnerRow> = project_partners::table
+        .filter(project_partners::project_id.eq_any(&ids))
+        .order((project_partners::project_id, project_partners::id))
+        .select(PartnerRow::as_select())
+        .load(conn)
+        .await?;
     let projects = assemble(conn, rows, Some(labels.lang)).await?;
-    Ok(projects
-        .into_iter()
-        .map(|project| {
-            let row = CsvRow {
-                project,
-                labels: labels.clone(),
-                organisations: organisations.clone(),
-                programmes: programmes.clone(),
-            };
-            csv_export::row(CSV_COLUMNS, &row)
-        })
-        .collect())
+    let mut organisations: Vec<Uuid> = partners.iter().map(|p| p.organisation_id).collect();
+    let mut programmes: Vec<Uuid> = Vec::new();
+    for project in &projects {
+        organisations.push(project.lead_organisation_id);
+        organisations.extend(project.funding.iter().filter_map(|f| f.funder_id));
+        programmes.extend(project.programme_id);
+        programmes.extend(project.funding.iter().filter_map(|f| f.programme_id));
+    }
+    let names = Arc::new(Names {
+        organisations: lookup::organisation_names(conn, organisations).await?,
+        programmes: lookup::programme_names(conn, programmes).await?,
+    });
+    let mut by_project: HashMap<Uuid, Vec<PartnerRow>> = HashMap::new();
+    for partner in partners {
+        by_project
+            .entry(partner.project_id)
+            .or_default()
+            .push(partner);
+    }
+    let mut out = Vec::new();
+    for project in projects {
+        let partners = by_project.remove(&project.id).unwrap_or_default();
+        match export.table {
+            Table::Projects => {
+                let row = ProjectCsv {
+                    project,
+                    partners,
+                    labels: labels.clone(),
+                    names: names.clone(),
+                };
+                out.push(csv_export::row(PROJECT_COLUMNS, &row));
+            }
+            Table::Partners => {
+                for partner in partners {
+                    let title = project.title.clone();
+                    let row = PartnerCsv {
+                        partner,
+                        title,
+                        labels: labels.clone(),
+                        names: names.clone(),
+                    };
+                    out.push(csv_export::row(PARTNER_COLUMNS, &row));
+                }
+            }
+            Table::Funding => {
+                for (position, line) in project.funding.iter().enumerate() {
+                    let row = FundingCsv {
+                        project: project.id,
+                        title: project.title.clone(),
+                        position,
+                        line: line.clone(),
+                        names: names.clone(),
+                    };
+                    out.push(csv_export::row(FUNDING_COLUMNS, &row));
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// What an export needs besides the connection.
 struct Export {
-    labels: Rc<CsvLabels>,
+    table: Table,
+    labels: Arc<CsvLabels>,
     filters: Filters,
     order: Order,
 }
@@ -652,7 +974,7 @@ fn chunk<'a>(
             csv_export::CHUNK,
         )
         .await?;
-        let rows = csv_rows(conn, &export.labels, rows).await?;
+        let rows = csv_rows(conn, export, rows).await?;
         Ok((rows, next))
     })
 }

@@ -11,7 +11,7 @@ use crate::web::http::{self, parse_id, Json, MergePatch, NoParams, Query};
 mod list;
 mod model;
 
-pub use list::{content_language, embed, filters, Embed, ProjectListParams};
+pub use list::{content_language, embed, filters, Embed, ProjectFilters};
 pub use model::{
     load_funding, Contact, Funding, Project, ProjectInput, ProjectRow, TranslatedTexts,
     Translations,
@@ -19,6 +19,9 @@ pub use model::{
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list::list_projects)
+        .service(list::export_projects)
+        .service(list::export_project_partners)
+        .service(list::export_project_funding)
         .service(create_project)
         .service(find_project)
         .service(update_project)
