@@ -19,11 +19,14 @@ FROM debian:bookworm-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates=20230311+deb12u1 \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --home-dir /app kopa
+    && groupadd --system --gid 10001 kopa \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /app kopa
 WORKDIR /app
 COPY --from=build /src/target/release/kopa /usr/local/bin/kopa
 COPY seeds ./seeds
-USER kopa
+# By number, not name: a runtime enforcing runAsNonRoot (Kubernetes) can only verify a numeric
+# user, and the id means the same on the host whatever its /etc/passwd says (hadolint DL3066).
+USER 10001:10001
 ENV KOPA_BIND=0.0.0.0:8080 \
     KOPA_LOG=info
 EXPOSE 8080

@@ -86,6 +86,7 @@ pub fn build(
         .wrap(cors())
         .wrap(Compress::default())
         .wrap(from_fn(request_context::middleware))
+        .wrap(from_fn(crate::web::security::headers))
 }
 
 /// A method the spec does not list for a path is a 405, even where actix would route it to a

@@ -9,3 +9,4 @@ pub mod listing;
 pub mod openapi;
 pub mod pagination;
 pub mod request_context;
+pub mod security;

@@ -12,6 +12,7 @@ mod organisations;
 mod reading;
 mod resources;
 mod scale;
+mod security;
 mod seeds;
 mod snapshots;
 mod stats;

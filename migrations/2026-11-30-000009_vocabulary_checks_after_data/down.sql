@@ -1,0 +1,3 @@
+ALTER TABLE activities VALIDATE CONSTRAINT activities_target_groups_check;
+ALTER TABLE projects VALIDATE CONSTRAINT projects_target_groups_check;
+ALTER TABLE projects VALIDATE CONSTRAINT projects_regions_check;
