@@ -77,7 +77,13 @@ pub fn build(
     let allowed = web::Data::new(crate::web::openapi::RouteTable::new(&spec));
     app.app_data(allowed)
         .service(web::redirect("/docs", "/docs/"))
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec))
+        .service(
+            SwaggerUi::new("/docs/{_:.*}")
+                .url("/openapi.json", spec)
+                // No badge from validator.swagger.io: it would send the spec's address to a
+                // third party (and the docs' CSP refuses it anyway).
+                .config(utoipa_swagger_ui::Config::new(["/openapi.json"]).validator_url("none")),
+        )
         .default_service(web::to(fallback))
         .wrap(from_fn(crate::web::caching::middleware))
         .wrap(from_fn(crate::web::idempotency::middleware))
