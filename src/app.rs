@@ -39,7 +39,9 @@ where
     T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
 {
     let (app, spec) = app.split_for_parts();
-    (app, openapi::finish(spec))
+    let spec = openapi::finish(spec);
+    crate::web::body::install(&spec);
+    (app, spec)
 }
 
 /// The OpenAPI document the code describes (what `/openapi.json` serves).

@@ -1,7 +1,7 @@
 //! The write skeleton every resource shares, written once:
 //!
-//! - create: authorise (404 when the parent project does not exist, 403 without the right) →
-//!   validate (422) → insert;
+//! - create: the body is read and checked first (422 naming every offending field), then
+//!   authorise (404 when the parent project does not exist, 403 without the right) → insert;
 //! - read: fetch (404) → the caller may see it (drafts are private: 404) → ETag/304;
 //! - update: lock the row (404) → authorise (403) → `If-Match` (412) → merge the patch →
 //!   validate (422) → authorise what the change asks for (a project moving to another lead) →
@@ -194,7 +194,7 @@ pub trait Record: Serialize + Versioned + Send + Sized + 'static {
     /// The row as stored.
     type Row: Versioned + Send + Sync;
     /// The writable fields: a create's body, and what a merge patch applies to.
-    type Input: Serialize + DeserializeOwned + Validate + Send + Sync;
+    type Input: Serialize + DeserializeOwned + Validate + utoipa::ToSchema + Send + Sync;
     /// What a new record is created under.
     type Parent: Owner;
 

@@ -201,7 +201,16 @@ impl ApiError {
             | ApiError::Unavailable(d) => Cow::Borrowed(d),
             ApiError::Validation(errors) => match errors.as_slice() {
                 [one] => Cow::Owned(format!("{}: {}", one.field, one.message)),
-                many => Cow::Owned(format!("{} fields are invalid", many.len())),
+                many => {
+                    let mut fields: Vec<&str> = many.iter().map(|e| e.field.as_str()).collect();
+                    fields.sort_unstable();
+                    fields.dedup();
+                    Cow::Owned(match (fields.len(), many.len()) {
+                        (1, rules) => format!("{} breaks {rules} rules", fields[0]),
+                        (n, rules) if n == rules => format!("{n} fields are invalid"),
+                        (n, rules) => format!("{n} fields are invalid ({rules} problems)"),
+                    })
+                }
             },
             ApiError::Internal(_) => Cow::Borrowed(
                 "an unexpected error occurred; quote the request_id when reporting it",

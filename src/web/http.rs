@@ -176,7 +176,9 @@ fn describe_serde_error(path: &str, message: &str) -> FieldError {
     FieldError::new(field, code, message.to_owned())
 }
 
-impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+impl<T: DeserializeOwned + validator::Validate + utoipa::ToSchema + 'static> FromRequest
+    for Json<T>
+{
     type Error = ApiError;
     type Future = LocalBoxFuture<Result<Self, ApiError>>;
 
@@ -190,7 +192,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 ));
             }
             let body = read_body(&req, &mut payload, MAX_BODY_BYTES).await?;
-            parse_json(&body).map(Json)
+            let value: serde_json::Value = parse_json(&body)?;
+            crate::web::body::decode(&T::name(), value).map(Json)
         })
     }
 }
@@ -414,7 +417,7 @@ fn unknown_members(
 
 /// Applies a JSON Merge Patch (RFC 7396) to the writable form of a record and reads the result
 /// back, so unknown fields, wrong types and cleared required fields are reported like a create's.
-pub fn merge<T: Serialize + DeserializeOwned>(
+pub fn merge<T: Serialize + DeserializeOwned + validator::Validate + utoipa::ToSchema>(
     current: &T,
     patch: serde_json::Map<String, serde_json::Value>,
 ) -> ApiResult<T> {
@@ -423,9 +426,19 @@ pub fn merge<T: Serialize + DeserializeOwned>(
     // unknown; a `null` for it would otherwise vanish in the merge instead of being refused.
     let mut unknown = Vec::new();
     unknown_members(&document, &patch, "", &mut unknown);
-    if !unknown.is_empty() {
-        return Err(ApiError::Validation(unknown));
-    }
     json_patch::merge(&mut document, &serde_json::Value::Object(patch));
-    from_value(document)
+    match (
+        crate::web::body::decode::<T>(&T::name(), document),
+        unknown.is_empty(),
+    ) {
+        (Ok(input), true) => Ok(input),
+        (Ok(_), false) => Err(ApiError::Validation(unknown)),
+        (Err(ApiError::Validation(mut errors)), _) => {
+            errors.extend(unknown);
+            errors.sort_by(|a, b| a.field.cmp(&b.field));
+            errors.dedup();
+            Err(ApiError::Validation(errors))
+        }
+        (Err(other), _) => Err(other),
+    }
 }

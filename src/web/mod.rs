@@ -1,5 +1,6 @@
 //! HTTP plumbing shared by every resource; it knows no resource.
 
+pub mod body;
 pub mod caching;
 pub mod csv_export;
 pub mod error;

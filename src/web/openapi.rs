@@ -265,6 +265,7 @@ fn polish(spec: OpenApi) -> OpenApi {
             patches.insert(name, patch);
         }
     }
+    let written = written_schemas(&doc);
     let schemas = doc["components"]["schemas"]
         .as_object_mut()
         .expect("schemas");
@@ -276,7 +277,7 @@ fn polish(spec: OpenApi) -> OpenApi {
                     json!({"$ref": format!("#/components/schemas/{record}")});
             }
         }
-        if name.ends_with("Input") {
+        if name.ends_with("Input") || written.contains(name) {
             continue;
         }
         let Some(properties) = schema["properties"].as_object() else {
@@ -292,6 +293,42 @@ fn polish(spec: OpenApi) -> OpenApi {
     }
     schemas.extend(patches);
     serde_json::from_value(doc).expect("polished spec deserializes")
+}
+
+/// The component schemas `value` refers to: anywhere in it when `inside`, otherwise only
+/// within its `requestBody` members.
+fn refs(value: &Value, inside: bool, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            let name = map
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/schemas/"));
+            if let (true, Some(name)) = (inside, name) {
+                out.push(name.to_owned());
+            }
+            for (key, inner) in map {
+                refs(inner, inside || key == "requestBody", out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| refs(item, inside, out)),
+        _ => {}
+    }
+}
+
+/// The schemas request bodies use, directly or nested: a writer may leave out their null
+/// members, so they are not marked required.
+fn written_schemas(doc: &Value) -> Vec<String> {
+    let mut pending = Vec::new();
+    refs(&doc["paths"], false, &mut pending);
+    let mut written: Vec<String> = Vec::new();
+    while let Some(name) = pending.pop() {
+        if !written.contains(&name) {
+            refs(&doc["components"]["schemas"][&name], true, &mut pending);
+            written.push(name);
+        }
+    }
+    written
 }
 
 /// The `If-Match` header a change of a versioned record takes, and its 412.

@@ -9,6 +9,7 @@ mod exports;
 mod general;
 mod operations;
 mod organisations;
+mod problems;
 mod reading;
 mod resources;
 mod scale;

@@ -1074,24 +1074,24 @@ export interface components {
              * Format: uuid
              * @description The activity the number belongs to (an activity of the same project).
              */
-            activity_id: string | null;
+            activity_id?: string | null;
             /**
              * Format: date
              * @description First day of the period (with `period_end`; both null when unknown).
              * @example 2013-01-01
              */
-            period_start: string | null;
+            period_start?: string | null;
             /**
              * Format: date
              * @description Last day of the period (not before `period_start`).
              * @example 2014-04-30
              */
-            period_end: string | null;
+            period_end?: string | null;
             /**
              * @description Target group code (`/v1/vocabularies/target_groups`).
              * @example seniors
              */
-            target_group: string | null;
+            target_group?: string | null;
             /** @description Actual, target or baseline; default `actual`. */
             kind?: components["schemas"]["MetricKind"];
             /**
@@ -1101,7 +1101,7 @@ export interface components {
              */
             value: number;
             /** @description Note on how the number was obtained or qualified. */
-            note: string | null;
+            note?: string | null;
         };
         /** @description A batch of outcome numbers. */
         BatchRequest: {
@@ -1177,18 +1177,18 @@ export interface components {
              * @description Full name.
              * @example Kristīne Liepiņa
              */
-            name: string | null;
+            name?: string | null;
             /**
              * Format: email
              * @description Email address.
              * @example kristine@iic.lv
              */
-            email: string | null;
+            email?: string | null;
             /**
              * @description Phone number.
              * @example 65235635
              */
-            phone: string | null;
+            phone?: string | null;
         };
         /**
          * @description How precise `start_date`/`end_date` are: `month` means the source gives only months (the
@@ -1229,30 +1229,30 @@ export interface components {
              * @description The programme or fund the money comes through.
              * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7d
              */
-            programme_id: string | null;
+            programme_id?: string | null;
             /**
              * Format: uuid
              * @description The organisation paying (when not implied by the programme).
              * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
              */
-            funder_id: string | null;
+            funder_id?: string | null;
             /**
              * Format: double
              * @description Share of the project's cost, in percent (0-100, at most 2 decimals). Shares of one project
              *     add up to at most 100.
              * @example 92.07
              */
-            share_percent: number | null;
+            share_percent?: number | null;
             /**
              * @description Amount as a decimal string.
              * @example 45000.00
              */
-            amount: string | null;
+            amount?: string | null;
             /**
              * @description ISO 4217 currency of `amount` (required with it).
              * @example EUR
              */
-            currency: string | null;
+            currency?: string | null;
         };
         /**
          * @description What the groups are.

@@ -19,7 +19,7 @@ use crate::validation;
 )]
 #[diesel(table_name = activities, treat_none_as_null = true)]
 #[serde(deny_unknown_fields)]
-#[validate(schema(function = "activity_period"))]
+#[validate(schema(function = "activity_period", skip_on_field_errors = false))]
 pub struct ActivityInput {
     /// Title in the original language.
     #[validate(length(min = 1, max = 500), custom(function = "validation::trimmed"))]

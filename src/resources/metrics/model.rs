@@ -40,7 +40,7 @@ pub struct MetricRow {
 /// The writable fields of a metric value (create body; PATCH merges into it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[validate(schema(function = "metric_rules"))]
+#[validate(schema(function = "metric_rules", skip_on_field_errors = false))]
 pub struct MetricInput {
     /// Indicator code (`/v1/indicators`).
     #[validate(custom(function = "validation::code"))]

@@ -21,7 +21,7 @@ use crate::web::error::{ApiResult, FieldError};
 )]
 #[diesel(table_name = programmes, treat_none_as_null = true)]
 #[serde(deny_unknown_fields)]
-#[validate(schema(function = "programme_period"))]
+#[validate(schema(function = "programme_period", skip_on_field_errors = false))]
 pub struct ProgrammeInput {
     /// Name in the original language (unique, case-insensitively).
     #[validate(length(min = 1, max = 300), custom(function = "validation::trimmed"))]

@@ -60,7 +60,7 @@ macro_rules! project_model {
         /// The writable fields of a project (create body; PATCH merges into it).
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
         #[serde(deny_unknown_fields)]
-        #[validate(schema(function = "project_rules"))]
+        #[validate(schema(function = "project_rules", skip_on_field_errors = false))]
         pub struct ProjectInput {
             $($(#[doc = $doc])* $(#[$input])* pub $name: $($ty)+,)*
             /// Total budget as a decimal string.
@@ -392,7 +392,7 @@ pub struct Contact {
 /// One funding line: who pays which share (and amount) of the project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[validate(schema(function = "funding_line"))]
+#[validate(schema(function = "funding_line", skip_on_field_errors = false))]
 pub struct Funding {
     /// The programme or fund the money comes through.
     #[schema(example = "0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7d")]
