@@ -301,10 +301,17 @@ fn tables() -> Vec<Table> {
                 field("name_lv", Text, false),
                 field("description", Text, false),
                 field("unit", Text, true),
-                field("aggregation", Text, true);
+                field("aggregation", Text, true),
+                field("counts_towards", Text, false),
+                field("relation", Text, true);
                 stamped
             ],
-            foreign_keys: const { &[fk("unit", "units", "code")] },
+            foreign_keys: const {
+                &[
+                    fk("unit", "units", "code"),
+                    fk("counts_towards", "indicators", "code"),
+                ]
+            },
         },
         Table {
             name: "metric_values",
@@ -395,7 +402,9 @@ impl Table {
             .foreign_keys
             .iter()
             .map(|k| {
-                json!({"fields": [k.fields], "reference": {"resource": k.table, "fields": [k.column]}})
+                // A reference within the table itself names no resource (Table Schema).
+                let resource = if k.table == self.name { "" } else { k.table };
+                json!({"fields": [k.fields], "reference": {"resource": resource, "fields": [k.column]}})
             })
             .collect();
         json!({

@@ -75,6 +75,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    metric_rollups (project_id, indicator_id, kind) {
+        project_id -> Uuid,
+        indicator_id -> Uuid,
+        kind -> Text,
+        target_group -> Nullable<Text>,
+        year -> Nullable<Int4>,
+        value_sum -> Numeric,
+        value_max -> Numeric,
+        latest_value -> Numeric,
+        latest_on -> Nullable<Date>,
+        latest_updated_at -> Timestamptz,
+        latest_id -> Uuid,
+        values -> Int4,
+    }
+}
+
+diesel::table! {
     project_funding (id) {
         id -> Uuid,
         project_id -> Uuid,
@@ -129,6 +146,8 @@ diesel::table! {
         description -> Nullable<Text>,
         unit -> Text,
         aggregation -> Text,
+        counts_towards -> Nullable<Text>,
+        relation -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int4,

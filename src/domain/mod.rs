@@ -122,3 +122,11 @@ crate::text_enum! {
     /// recent period's (a running total). Stats then add the per-project figures.
     Aggregation { Sum => "sum", Max => "max", Latest => "latest" }
 }
+
+crate::text_enum! {
+    /// How the people an indicator counts relate to the others of the family it counts
+    /// towards: `disjoint` members add up; `overlapping` ones may count the same people, and
+    /// `subset` ones are part of the broader indicator's own figure, so both only bound the
+    /// family's total from below.
+    Relation { Disjoint => "disjoint", Overlapping => "overlapping", Subset => "subset" }
+}

@@ -1,11 +1,11 @@
 //! `/v1/api-keys`: create, list and revoke API keys (admin only), and `kopa keys create`.
 
-use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
@@ -13,12 +13,14 @@ use crate::auth::keys::{self, KeySpec};
 use crate::auth::{Access, Caller, Scope};
 use crate::config::KeyCreateArgs;
 use crate::domain::{ApiKeyId, Id};
+use crate::resources::record::Ctx;
 use crate::schema::{api_keys, organisations};
 use crate::state::AppState;
 use crate::validation;
 use crate::web::error::{ApiError, ApiResult};
 use crate::web::http::{self, Json, NoParams, Query};
-use crate::web::pagination::{self, Page};
+use crate::web::listing::{self, Filters, Paging, Source, Value};
+use crate::web::pagination::Page;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_api_keys)
@@ -46,7 +48,7 @@ pub struct ApiKeyInput {
 }
 
 /// An API key as listed: never the secret itself.
-#[derive(Debug, Serialize, ToSchema, Queryable, Selectable)]
+#[derive(Debug, Serialize, ToSchema, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = api_keys, check_for_backend(diesel::pg::Pg))]
 pub struct ApiKey {
     pub id: Uuid,
@@ -98,20 +100,22 @@ async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<ApiKey> {
         .ok_or_else(|| ApiError::not_found("API key", id))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ApiKeyListParams {
-    /// Page size.
-    #[param(minimum = 1, maximum = 200, default = 50)]
-    pub limit: Option<i64>,
-    /// Opaque cursor from a previous page's `next_cursor`.
-    pub cursor: Option<String>,
-    /// Only keys of this organisation.
-    pub organisation: Option<Uuid>,
+crate::list_params! {
+    pub struct ApiKeyListParams ("Page size.") {
+        /// Only keys of this organisation.
+        pub organisation: Option<Uuid>,
+    }
 }
 
-const SORT: &str = "id";
+static SOURCE: Source = Source {
+    table: "api_keys",
+    alias: "k",
+    columns: &COLUMNS,
+    sorts: &[],
+    default_sort: "id",
+    id_type: "uuid",
+};
+static COLUMNS: std::sync::LazyLock<String> = crate::list_columns!(api_keys, ApiKey, "k");
 
 /// List API keys (admin)
 #[utoipa::path(
@@ -123,28 +127,17 @@ const SORT: &str = "id";
 )]
 #[get("/api-keys")]
 async fn list_api_keys(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    caller: Caller,
+    ctx: Ctx,
     Query(params): Query<ApiKeyListParams>,
 ) -> ApiResult<HttpResponse> {
-    let limit = pagination::limit(params.limit)?;
-    let after: Option<Uuid> = pagination::decode_cursor(params.cursor.as_deref(), SORT)?;
-    let mut conn = state.conn().await?;
-    caller.authorize(&mut conn, Access::Registry).await?;
-    let mut query = api_keys::table
-        .select(ApiKey::as_select())
-        .order(api_keys::id)
-        .limit(limit + 1)
-        .into_boxed();
-    if let Some(after) = after {
-        query = query.filter(api_keys::id.gt(after));
-    }
-    if let Some(org) = params.organisation {
-        query = query.filter(api_keys::organisation_id.eq(org));
-    }
-    let rows: Vec<ApiKey> = query.load(&mut conn).await?;
-    Ok(Page::from_rows(rows, limit, SORT, |k: &ApiKey| k.id).respond(&req))
+    let order = SOURCE.order(None, None)?;
+    let paging = Paging::of(&params, &SOURCE, &order, false)?;
+    let mut conn = ctx.state.conn().await?;
+    ctx.caller.authorize(&mut conn, Access::Registry).await?;
+    let mut filters = Filters::default();
+    filters.equal("k.organisation_id", params.organisation.map(Value::Uuid));
+    let rows = listing::page(&mut conn, &SOURCE, &filters, &order, &paging).await?;
+    Ok(rows.map(|k: ApiKey| k).respond(&ctx.req))
 }
 
 /// Create an API key (admin)

@@ -1,12 +1,20 @@
-//! Indicator statistics: one indicator's values summed by programme, organisation, region,
-//! year or target group, over the projects the list filters select.
+//! Answers: an indicator's figures and the money committed, grouped by programme,
+//! organisation, region, year or target group over the projects the list's filters select.
 //!
-//! Each project's values first combine by the indicator's aggregation rule (`sum`, `max`, or
-//! the `latest` period's) within each group; the groups then add up the per-project figures.
-//! A project in two regions counts in both, so region groups can add up to more than `total`,
-//! which counts every project once.
+//! Indicator figures come from per-project rollups the database keeps in the same transaction
+//! as every write of a value (`metric_rollups`), so a request costs what the number of selected
+//! projects costs, not the number of stored values. Only period bounds (`period_from`,
+//! `period_to`: day precision) read the values themselves; the answer says which it used.
+//!
+//! Within each group, each project's values combine by the indicator's rule (`sum`, `max`, or
+//! the `latest` period's); the groups then add the per-project figures. An indicator other
+//! indicators count towards answers for its family: per project, the largest of its own
+//! figure, the sum of its disjoint members and each overlapping or subset member, so nobody is
+//! counted twice. A project in two regions counts in both, so region groups can add up to
+//! more than `total`, which counts every project once. Targets, actuals and baselines come
+//! side by side, with progress (actual ÷ target) where both exist.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use actix_web::{get, web, HttpResponse};
 use chrono::NaiveDate;
@@ -17,20 +25,23 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::domain::language::Lang;
-use crate::domain::{Aggregation, MetricKind, ProjectStatus};
+use crate::domain::{Aggregation, Lang, MetricKind};
 use crate::resources::indicators::Indicator;
-use crate::resources::projects::ProjectFilters;
+use crate::resources::lookup;
+use crate::resources::projects::{filters as project_filters, ProjectFilters};
 use crate::resources::record::Ctx;
 use crate::resources::vocabularies::{self, VocabularyName};
-use crate::schema::{indicators, organisations, programmes};
+use crate::schema::indicators;
 use crate::web::csv_export::{self, CsvFile};
 use crate::web::error::{ApiError, ApiResult};
-use crate::web::http::{self, Query};
+use crate::web::http::{self, Query2};
 use crate::web::listing::{Filters, Value};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(indicator_stats).service(export_indicator_stats);
+    cfg.service(indicator_stats)
+        .service(export_indicator_stats)
+        .service(funding_stats)
+        .service(export_funding_stats);
 }
 
 /// What the groups are.
@@ -49,57 +60,40 @@ pub enum GroupBy {
     TargetGroup,
 }
 
+impl GroupBy {
+    fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::Programme => "programme",
+            GroupBy::Organisation => "organisation",
+            GroupBy::Region => "region",
+            GroupBy::Year => "year",
+            GroupBy::TargetGroup => "target_group",
+        }
+    }
+}
+
+/// The stats' own parameters (the project filters are the list's).
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct StatsParams {
     /// How to group the values.
     pub group_by: GroupBy,
-    /// Which values: `actual` (default), `target` or `baseline`.
+    /// Which values `value` counts: `actual` (default), `target` or `baseline`. Every group
+    /// also gives all three side by side.
     pub kind: Option<MetricKind>,
-    /// Only values whose period ends on or after this day.
+    /// Only values whose period ends on or after this day (read from the values themselves).
     #[param(example = "2012-01-01")]
     pub period_from: Option<NaiveDate>,
-    /// Only values whose period starts on or before this day.
+    /// Only values whose period starts on or before this day (read from the values themselves).
     #[param(example = "2013-12-31")]
     pub period_to: Option<NaiveDate>,
     /// Language of group labels.
     pub lang: Option<Lang>,
-    /// Only projects with this status.
-    pub status: Option<ProjectStatus>,
-    /// Only projects this organisation leads or partners in.
-    pub organisation: Option<Uuid>,
-    /// Only projects this organisation leads.
-    pub lead_organisation: Option<Uuid>,
-    /// Only projects under this programme (main programme or a funding line).
-    pub programme: Option<Uuid>,
-    /// Only projects aimed at this target group (code).
-    #[param(example = "seniors")]
-    pub target_group: Option<String>,
-    /// Only projects working in this region (code).
-    #[param(example = "latgale")]
-    pub region: Option<String>,
-    /// Only projects with an activity of this kind.
-    #[param(example = "course")]
-    pub activity_kind: Option<String>,
-    /// Only projects running on this day.
-    #[param(example = "2013-03-08")]
-    pub active_on: Option<NaiveDate>,
-    /// Only projects starting on or after this day.
-    pub starts_after: Option<NaiveDate>,
-    /// Only projects starting on or before this day.
-    pub starts_before: Option<NaiveDate>,
-    /// Only projects ending on or after this day.
-    pub ends_after: Option<NaiveDate>,
-    /// Only projects ending on or before this day.
-    pub ends_before: Option<NaiveDate>,
-    /// Only projects matching this search (as `q` on `/v1/projects`).
-    #[param(min_length = 1, max_length = 200)]
-    pub q: Option<String>,
 }
 
-/// One group's figure.
-#[derive(Debug, Serialize, ToSchema)]
+/// One group's figures.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StatGroup {
     /// The group: a programme or organisation id, a region or target group code, a year;
     /// `null` for values with no programme / region / year / target group.
@@ -108,15 +102,39 @@ pub struct StatGroup {
     /// Human label of the key (name, vocabulary label or the year).
     #[schema(example = "Latgale")]
     pub label: Option<String>,
-    /// The figure: per-project values combined by the indicator's rule, added over projects.
+    /// The figure of the values of `kind`: per-project figures combined by the rule, added
+    /// over projects.
     #[schema(example = 487.0)]
     pub value: f64,
-    /// How many projects contribute.
+    /// How many projects contribute to `value`.
     #[schema(example = 1)]
     pub projects: i64,
-    /// How many stored values went into it.
+    /// How many stored values went into `value`.
     #[schema(example = 4)]
     pub values: i64,
+    /// The same figure for actual values (`null`: none reported).
+    #[schema(example = 487.0)]
+    pub actual: Option<f64>,
+    /// The same figure for targets (`null`: none set).
+    #[schema(example = 500.0)]
+    pub target: Option<f64>,
+    /// The same figure for baselines (`null`: none given).
+    pub baseline: Option<f64>,
+    /// `actual ÷ target` where both exist (1.0 means the target was met).
+    #[schema(example = 0.974)]
+    pub progress: Option<f64>,
+}
+
+/// An indicator counted towards the one asked for.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FamilyMember {
+    /// The member's code.
+    #[schema(example = "volunteers")]
+    pub indicator: String,
+    /// How its people relate to the family's: `disjoint` (added), `overlapping` or `subset`
+    /// (bounding the total from below).
+    #[schema(example = "overlapping")]
+    pub relation: String,
 }
 
 /// An indicator's figures by group.
@@ -130,10 +148,15 @@ pub struct IndicatorStats {
     pub unit: String,
     /// Its aggregation rule.
     pub aggregation: Aggregation,
-    /// Which values were counted.
+    /// Which values `value` counts.
     pub kind: MetricKind,
     /// How the groups are formed.
     pub group_by: GroupBy,
+    /// The indicators that count towards this one, with how (empty for a single indicator).
+    pub family: Vec<FamilyMember>,
+    /// `rollups` (kept with every write) or `values` (read for period bounds).
+    #[schema(example = "rollups")]
+    pub computed_from: String,
     /// The groups, by key (`null` last).
     pub groups: Vec<StatGroup>,
     /// Every selected project counted once.
@@ -141,9 +164,11 @@ pub struct IndicatorStats {
 }
 
 #[derive(QueryableByName)]
-struct GroupRow {
+struct KindRow {
     #[diesel(sql_type = Nullable<Text>)]
     key: Option<String>,
+    #[diesel(sql_type = Text)]
+    kind: String,
     #[diesel(sql_type = Double)]
     value: f64,
     #[diesel(sql_type = BigInt)]
@@ -154,30 +179,32 @@ struct GroupRow {
 
 /// Sums of an indicator
 ///
-/// Takes the same project filters as `GET /v1/projects`; `period_from`/`period_to` select
-/// values by their period. Drafts count only for keys that may read them.
+/// Takes the project filters of `GET /v1/projects`; `period_from`/`period_to` select values by
+/// their period. Drafts count only for keys that may read them. For an indicator other
+/// indicators count towards (its family), the figures are the family's.
 #[utoipa::path(
     tag = "stats",
-    params(("code" = String, Path, description = "Indicator code"), StatsParams),
+    params(("code" = String, Path, description = "Indicator code"), StatsParams, ProjectFilters),
     responses((status = 200, description = "The indicator's figures by group", body = IndicatorStats))
 )]
 #[get("/stats/indicators/{code}")]
 async fn indicator_stats(
     ctx: Ctx,
     code: web::Path<String>,
-    Query(params): Query<StatsParams>,
+    Query2(params, filters): Query2<StatsParams, ProjectFilters>,
 ) -> ApiResult<HttpResponse> {
-    let stats = compute(&ctx, &code, &params).await?;
+    let stats = compute(&ctx, &code, &params, &filters).await?;
     Ok(http::json_response(HttpResponse::Ok(), &stats, None))
 }
 
 /// Export an indicator's sums as CSV
 ///
 /// The same figures as `GET /v1/stats/indicators/{code}`, one row per group with its label,
-/// and a last row `total` that counts every project once.
+/// target, actual, baseline and progress, and a last row `total` that counts every project
+/// once.
 #[utoipa::path(
     tag = "exports",
-    params(("code" = String, Path, description = "Indicator code"), StatsParams),
+    params(("code" = String, Path, description = "Indicator code"), StatsParams, ProjectFilters),
     responses((status = 200, description = "The figures as CSV", body = String,
         content_type = "text/csv"))
 )]
@@ -185,13 +212,10 @@ async fn indicator_stats(
 async fn export_indicator_stats(
     ctx: Ctx,
     code: web::Path<String>,
-    Query(params): Query<StatsParams>,
+    Query2(params, filters): Query2<StatsParams, ProjectFilters>,
 ) -> ApiResult<HttpResponse> {
-    let stats = compute(&ctx, &code, &params).await?;
-    let group_by = serde_json::to_value(stats.group_by)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let stats = compute(&ctx, &code, &params, &filters).await?;
+    let group_by = stats.group_by.as_str();
     let mut file = CsvFile::new(&[
         "indicator",
         "unit",
@@ -203,66 +227,207 @@ async fn export_indicator_stats(
         "value",
         "projects",
         "values",
+        "actual",
+        "target",
+        "baseline",
+        "progress",
     ])?;
     let total = StatGroup {
         key: Some("total".to_owned()),
-        ..stats.total
+        ..stats.total.clone()
     };
+    let number = |v: Option<f64>| csv_export::opt(v);
     for group in stats.groups.iter().chain(std::iter::once(&total)) {
         file.write([
-            stats.indicator.as_str(),
-            stats.unit.as_str(),
-            stats.aggregation.as_str(),
-            stats.kind.as_str(),
-            group_by.as_str(),
-            group.key.as_deref().unwrap_or_default(),
-            group.label.as_deref().unwrap_or_default(),
-            group.value.to_string().as_str(),
-            group.projects.to_string().as_str(),
-            group.values.to_string().as_str(),
+            stats.indicator.clone(),
+            stats.unit.clone(),
+            stats.aggregation.as_str().to_owned(),
+            stats.kind.as_str().to_owned(),
+            group_by.to_owned(),
+            csv_export::opt(group.key.as_ref()),
+            csv_export::opt(group.label.as_ref()),
+            group.value.to_string(),
+            group.projects.to_string(),
+            group.values.to_string(),
+            number(group.actual),
+            number(group.target),
+            number(group.baseline),
+            number(group.progress),
         ])?;
     }
     let filename = format!("stats-{}-{group_by}.csv", stats.indicator);
     csv_export::respond_file(file.finish()?, &filename, "text/csv; charset=utf-8")
 }
 
+/// What a stats query reads from: rollups, or (for period bounds) the values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Rollups,
+    Values,
+}
+
+/// The indicator asked for and the members of its family, each with its relation (`own` for
+/// the indicator itself).
+struct Members {
+    ids: Vec<Uuid>,
+    relations: Vec<String>,
+    family: Vec<FamilyMember>,
+}
+
+async fn members(conn: &mut AsyncPgConnection, indicator: &Indicator) -> ApiResult<Members> {
+    let rows: Vec<(Uuid, String, String)> = indicators::table
+        .filter(indicators::counts_towards.eq(&indicator.code))
+        .order(indicators::code)
+        .select((indicators::id, indicators::code, indicators::relation))
+        .load(conn)
+        .await?;
+    let mut members = Members {
+        ids: vec![indicator.id],
+        relations: vec!["own".to_owned()],
+        family: Vec::new(),
+    };
+    for (id, code, relation) in rows {
+        members.ids.push(id);
+        members.relations.push(relation.clone());
+        members.family.push(FamilyMember {
+            indicator: code,
+            relation,
+        });
+    }
+    Ok(members)
+}
+
+/// The figures of every kind, per group (one group for all when `group_by` is `None`).
+async fn figures(
+    conn: &mut AsyncPgConnection,
+    filters: &Filters,
+    members: &Members,
+    group_by: Option<GroupBy>,
+    source: Source,
+) -> ApiResult<Vec<KindRow>> {
+    let (alias, value, n, year) = match source {
+        Source::Rollups => (
+            "r",
+            "CASE i.aggregation WHEN 'sum' THEN sum(r.value_sum) WHEN 'max' THEN max(r.value_max) \
+             ELSE (array_agg(r.latest_value ORDER BY r.latest_on DESC NULLS LAST, \
+             r.latest_updated_at DESC, r.latest_id DESC))[1] END",
+            "sum(r.\"values\")",
+            "coalesce(r.year, extract(year FROM p.end_date)::int)::text",
+        ),
+        Source::Values => (
+            "m",
+            "CASE i.aggregation WHEN 'sum' THEN sum(m.value) WHEN 'max' THEN max(m.value) \
+             ELSE (array_agg(m.value ORDER BY coalesce(m.period_end, m.period_start) DESC NULLS LAST, \
+             m.updated_at DESC, m.id DESC))[1] END",
+            "count(*)",
+            "extract(year FROM coalesce(m.period_end, m.period_start, p.end_date))::int::text",
+        ),
+    };
+    let table = match source {
+        Source::Rollups => "metric_rollups r",
+        Source::Values => "metric_values m",
+    };
+    let (key, join) = match group_by {
+        None => ("NULL::text".to_owned(), ""),
+        Some(GroupBy::Programme) => ("p.programme_id::text".to_owned(), ""),
+        Some(GroupBy::Organisation) => ("p.lead_organisation_id::text".to_owned(), ""),
+        Some(GroupBy::Region) => (
+            "g.code".to_owned(),
+            " LEFT JOIN LATERAL unnest(p.regions) AS g(code) ON true",
+        ),
+        Some(GroupBy::Year) => (year.to_owned(), ""),
+        Some(GroupBy::TargetGroup) => (format!("{alias}.target_group"), ""),
+    };
+    let mut filters = filters.clone();
+    let ids = filters.bind(Value::Uuids(members.ids.clone()));
+    filters.and(format!("{alias}.indicator_id = ANY({ids})"));
+    let per_indicator = filters.statement(&format!(
+        "SELECT {key} AS key, {alias}.project_id, {alias}.indicator_id, {alias}.kind, \
+         {value} AS value, {n} AS n FROM {table} JOIN projects p ON p.id = {alias}.project_id \
+         JOIN indicators i ON i.id = {alias}.indicator_id{join}"
+    ));
+    let mut sql = per_indicator.wrap(
+        "SELECT s.key, s.project_id, s.kind, GREATEST(max(s.value) FILTER (WHERE f.relation = 'own'), \
+         sum(s.value) FILTER (WHERE f.relation = 'disjoint'), \
+         max(s.value) FILTER (WHERE f.relation IN ('overlapping', 'subset'))) AS value, \
+         sum(s.n) AS n FROM (",
+        " GROUP BY 1, 2, 3, 4, i.aggregation) s ",
+    );
+    let ids = sql.bind(Value::Uuids(members.ids.clone()));
+    let relations = sql.bind(Value::Texts(members.relations.clone()));
+    sql.push(&format!(
+        "JOIN unnest({ids}::uuid[], {relations}::text[]) AS f(indicator_id, relation) \
+         ON f.indicator_id = s.indicator_id GROUP BY 1, 2, 3"
+    ));
+    let sql = sql.wrap(
+        "SELECT key, kind, sum(value)::float8 AS value, count(*) AS projects, \
+         sum(n)::bigint AS values FROM (",
+        ") per_project GROUP BY key, kind ORDER BY key NULLS LAST, kind",
+    );
+    Ok(sql.into_query().load(conn).await?)
+}
+
+/// Groups with every kind side by side; `value`, `projects` and `values` are `kind`'s.
+fn pivot(rows: Vec<KindRow>, kind: MetricKind) -> Vec<StatGroup> {
+    let mut groups: BTreeMap<(bool, Option<String>), StatGroup> = BTreeMap::new();
+    for row in rows {
+        let group = groups
+            .entry((row.key.is_none(), row.key.clone()))
+            .or_insert_with(|| StatGroup {
+                key: row.key.clone(),
+                label: None,
+                value: 0.0,
+                projects: 0,
+                values: 0,
+                actual: None,
+                target: None,
+                baseline: None,
+                progress: None,
+            });
+        if row.kind == kind.as_str() {
+            group.value = row.value;
+            group.projects = row.projects;
+            group.values = row.values;
+        }
+        match row.kind.parse::<MetricKind>() {
+            Ok(MetricKind::Actual) => group.actual = Some(row.value),
+            Ok(MetricKind::Target) => group.target = Some(row.value),
+            Ok(MetricKind::Baseline) => group.baseline = Some(row.value),
+            Err(_) => {}
+        }
+    }
+    let mut groups: Vec<StatGroup> = groups.into_values().collect();
+    for group in &mut groups {
+        group.progress = match (group.actual, group.target) {
+            (Some(actual), Some(target)) if target > 0.0 => Some(actual / target),
+            _ => None,
+        };
+    }
+    groups
+}
+
 /// The figures of indicator `code` for a request.
-async fn compute(ctx: &Ctx, code: &str, params: &StatsParams) -> ApiResult<IndicatorStats> {
-    let (caller, req) = (&ctx.caller, &ctx.req);
-    let code = code.to_owned();
-    let mut conn = ctx.state.reader(caller).await?;
+async fn compute(
+    ctx: &Ctx,
+    code: &str,
+    params: &StatsParams,
+    filters: &ProjectFilters,
+) -> ApiResult<IndicatorStats> {
+    let mut conn = ctx.state.reader(&ctx.caller).await?;
     let indicator: Indicator = indicators::table
-        .filter(indicators::code.eq(code.as_str()))
+        .filter(indicators::code.eq(code))
         .select(Indicator::as_select())
         .first(&mut conn)
         .await
         .optional()?
-        .ok_or_else(|| ApiError::NotFound(format!("no indicator with code {:?}", code.as_str())))?;
+        .ok_or_else(|| ApiError::NotFound(format!("no indicator with code {code:?}")))?;
     let kind = params.kind.unwrap_or(MetricKind::Actual);
-    let project_params = ProjectFilters {
-        q: params.q.clone(),
-        status: params.status,
-        organisation: params.organisation,
-        lead_organisation: params.lead_organisation,
-        programme: params.programme,
-        target_group: params.target_group.clone(),
-        region: params.region.clone(),
-        activity_kind: params.activity_kind.clone(),
-        active_on: params.active_on,
-        starts_after: params.starts_after,
-        starts_before: params.starts_before,
-        ends_after: params.ends_after,
-        ends_before: params.ends_before,
-        ..Default::default()
+    let (mut f, _) = project_filters(&mut conn, filters, ctx.caller.visibility()).await?;
+    let source = if params.period_from.is_some() || params.period_to.is_some() {
+        Source::Values
+    } else {
+        Source::Rollups
     };
-    let (mut f, _) =
-        crate::resources::projects::filters(&mut conn, &project_params, caller.visibility())
-            .await?;
-    let indicator_id = f.bind(Value::Uuid(indicator.id));
-    let kind_param = f.bind(Value::Text(kind.as_str().to_owned()));
-    f.and(format!(
-        "m.indicator_id = {indicator_id} AND m.kind = {kind_param}"
-    ));
     if let Some(from) = params.period_from {
         let from = f.bind(Value::Date(from));
         f.and(format!("coalesce(m.period_end, m.period_start) >= {from}"));
@@ -271,121 +436,329 @@ async fn compute(ctx: &Ctx, code: &str, params: &StatsParams) -> ApiResult<Indic
         let to = f.bind(Value::Date(to));
         f.and(format!("coalesce(m.period_start, m.period_end) <= {to}"));
     }
-    let groups = figures(&mut conn, &f, indicator.aggregation, Some(params.group_by)).await?;
-    let total = figures(&mut conn, &f, indicator.aggregation, None)
-        .await?
+    let members = members(&mut conn, &indicator).await?;
+    let mut groups = pivot(
+        figures(&mut conn, &f, &members, Some(params.group_by), source).await?,
+        kind,
+    );
+    let total = pivot(figures(&mut conn, &f, &members, None, source).await?, kind)
         .pop()
-        .unwrap_or(GroupRow {
-            key: None,
-            value: 0.0,
-            projects: 0,
-            values: 0,
+        .unwrap_or_else(|| {
+            pivot(Vec::new(), kind).pop().unwrap_or(StatGroup {
+                key: None,
+                label: None,
+                value: 0.0,
+                projects: 0,
+                values: 0,
+                actual: None,
+                target: None,
+                baseline: None,
+                progress: None,
+            })
         });
-    let lang = Lang::negotiate(params.lang, req).unwrap_or(Lang::Lv);
-    let labels = labels(&mut conn, params.group_by, &groups, lang).await?;
-    let stats = IndicatorStats {
+    let lang = Lang::negotiate(params.lang, &ctx.req).unwrap_or(Lang::Lv);
+    let keys: Vec<String> = groups.iter().filter_map(|g| g.key.clone()).collect();
+    let labels = labels(&mut conn, params.group_by.as_str(), &keys, lang).await?;
+    for group in &mut groups {
+        group.label = group.key.as_ref().and_then(|k| labels.get(k).cloned());
+    }
+    Ok(IndicatorStats {
         indicator: indicator.code,
         unit: indicator.unit,
         aggregation: indicator.aggregation,
         kind,
         group_by: params.group_by,
-        groups: groups
-            .into_iter()
-            .map(|g| StatGroup {
-                label: g.key.as_ref().and_then(|k| labels.get(k).cloned()),
-                key: g.key,
-                value: g.value,
-                projects: g.projects,
-                values: g.values,
-            })
-            .collect(),
-        total: StatGroup {
-            key: None,
-            label: None,
-            value: total.value,
-            projects: total.projects,
-            values: total.values,
-        },
-    };
-    Ok(stats)
-}
-
-/// Per-group figures (one group for all when `group_by` is `None`).
-async fn figures(
-    conn: &mut AsyncPgConnection,
-    filters: &Filters,
-    aggregation: Aggregation,
-    group_by: Option<GroupBy>,
-) -> ApiResult<Vec<GroupRow>> {
-    let (key, join) = match group_by {
-        None => ("NULL::text", ""),
-        Some(GroupBy::Programme) => ("p.programme_id::text", ""),
-        Some(GroupBy::Organisation) => ("p.lead_organisation_id::text", ""),
-        Some(GroupBy::Region) => (
-            "r.code",
-            " LEFT JOIN LATERAL unnest(p.regions) AS r(code) ON true",
-        ),
-        Some(GroupBy::Year) => (
-            "extract(year FROM coalesce(m.period_end, m.period_start, p.end_date))::int::text",
-            "",
-        ),
-        Some(GroupBy::TargetGroup) => ("m.target_group", ""),
-    };
-    let combine = match aggregation {
-        Aggregation::Sum => "sum(m.value)",
-        Aggregation::Max => "max(m.value)",
-        Aggregation::Latest => {
-            "(array_agg(m.value ORDER BY coalesce(m.period_end, m.period_start) DESC NULLS LAST, m.updated_at DESC, m.id DESC))[1]"
+        family: members.family,
+        computed_from: match source {
+            Source::Rollups => "rollups",
+            Source::Values => "values",
         }
-    };
-    let inner = filters.statement(&format!(
-        "SELECT {key} AS key, m.project_id, {combine} AS value, count(*) AS n \
-         FROM metric_values m JOIN projects p ON p.id = m.project_id{join}"
-    ));
-    let sql = inner.wrap(
-        "SELECT key, sum(value)::float8 AS value, count(*) AS projects, sum(n)::bigint AS values FROM (",
-        " GROUP BY 1, 2) per_project GROUP BY key ORDER BY key NULLS LAST",
-    );
-    Ok(sql.into_query().load(conn).await?)
+        .to_owned(),
+        groups,
+        total,
+    })
 }
 
-/// Labels of the group keys.
+/// Labels of group keys: names of programmes and organisations, vocabulary labels, years.
 async fn labels(
     conn: &mut AsyncPgConnection,
-    group_by: GroupBy,
-    groups: &[GroupRow],
+    group_by: &str,
+    keys: &[String],
     lang: Lang,
 ) -> ApiResult<HashMap<String, String>> {
-    let ids = || -> Vec<Uuid> {
-        groups
-            .iter()
-            .filter_map(|g| g.key.as_deref().and_then(|k| k.parse().ok()))
+    let ids = || -> Vec<Uuid> { keys.iter().filter_map(|k| k.parse().ok()).collect() };
+    let names = |found: HashMap<Uuid, String>| -> HashMap<String, String> {
+        found
+            .into_iter()
+            .map(|(id, name)| (id.to_string(), name))
             .collect()
     };
     Ok(match group_by {
-        GroupBy::Programme => programmes::table
-            .filter(programmes::id.eq_any(ids()))
-            .select((programmes::id, programmes::name))
-            .load::<(Uuid, String)>(conn)
-            .await?
-            .into_iter()
-            .map(|(id, name)| (id.to_string(), name))
-            .collect(),
-        GroupBy::Organisation => organisations::table
-            .filter(organisations::id.eq_any(ids()))
-            .select((organisations::id, organisations::name))
-            .load::<(Uuid, String)>(conn)
-            .await?
-            .into_iter()
-            .map(|(id, name)| (id.to_string(), name))
-            .collect(),
-        GroupBy::Region => vocabularies::labels(conn, VocabularyName::Regions, lang).await?,
-        GroupBy::TargetGroup => {
-            vocabularies::labels(conn, VocabularyName::TargetGroups, lang).await?
-        }
-        GroupBy::Year => groups
-            .iter()
-            .filter_map(|g| g.key.clone().map(|k| (k.clone(), k)))
-            .collect(),
+        "programme" => names(lookup::programme_names(conn, ids()).await?),
+        "organisation" | "funder" => names(lookup::organisation_names(conn, ids()).await?),
+        "region" => vocabularies::labels(conn, VocabularyName::Regions, lang).await?,
+        "target_group" => vocabularies::labels(conn, VocabularyName::TargetGroups, lang).await?,
+        _ => keys.iter().map(|k| (k.clone(), k.clone())).collect(),
     })
+}
+
+/// How funding totals are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FundingGroupBy {
+    /// The programme a funding line comes through.
+    Programme,
+    /// Who pays: the line's funder, else its programme's funder.
+    Funder,
+    /// The project's lead organisation.
+    Organisation,
+    /// Each region the project works in.
+    Region,
+    /// The year the project starts.
+    Year,
+}
+
+impl FundingGroupBy {
+    fn as_str(self) -> &'static str {
+        match self {
+            FundingGroupBy::Programme => "programme",
+            FundingGroupBy::Funder => "funder",
+            FundingGroupBy::Organisation => "organisation",
+            FundingGroupBy::Region => "region",
+            FundingGroupBy::Year => "year",
+        }
+    }
+}
+
+/// The funding totals' own parameters (the project filters are the list's).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FundingStatsParams {
+    /// How to group the funding lines.
+    pub group_by: FundingGroupBy,
+    /// Language of group labels.
+    pub lang: Option<Lang>,
+}
+
+/// An amount in one currency.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Amount {
+    /// ISO 4217 currency.
+    #[schema(example = "EUR")]
+    pub currency: String,
+    /// The sum, as a decimal string.
+    #[schema(example = "41543.75")]
+    pub amount: String,
+}
+
+/// One group's money.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FundingGroup {
+    /// A programme or organisation id, a region code or a year (`null`: none).
+    pub key: Option<String>,
+    /// The key's name or label.
+    pub label: Option<String>,
+    /// Committed amounts, one per currency (never converted).
+    pub amounts: Vec<Amount>,
+    /// How many projects have funding lines here.
+    #[schema(example = 3)]
+    pub projects: i64,
+    /// How many funding lines.
+    #[schema(example = 4)]
+    pub lines: i64,
+    /// Lines that give a share or a source but no amount: counted here, never guessed.
+    #[schema(example = 1)]
+    pub lines_without_amount: i64,
+}
+
+/// Committed money by group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FundingStats {
+    /// How the groups are formed.
+    pub group_by: FundingGroupBy,
+    /// The groups, by key (`null` last).
+    pub groups: Vec<FundingGroup>,
+    /// Every selected project's lines counted once.
+    pub total: FundingGroup,
+}
+
+#[derive(QueryableByName)]
+struct FundingRow {
+    #[diesel(sql_type = Nullable<Text>)]
+    key: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    currency: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    amount: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    projects: i64,
+    #[diesel(sql_type = BigInt)]
+    lines: i64,
+    #[diesel(sql_type = BigInt)]
+    unpriced: i64,
+    /// 0 for per-currency rows, 1 for the group's own row.
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    whole: i32,
+}
+
+/// Money committed to projects
+///
+/// Sums the funding lines of the projects the filters select (the filters of
+/// `GET /v1/projects`), by currency, never converting; lines with a share but no amount are
+/// counted, not guessed.
+#[utoipa::path(
+    tag = "stats",
+    params(FundingStatsParams, ProjectFilters),
+    responses((status = 200, description = "Committed amounts by group", body = FundingStats))
+)]
+#[get("/stats/funding")]
+async fn funding_stats(
+    ctx: Ctx,
+    Query2(params, filters): Query2<FundingStatsParams, ProjectFilters>,
+) -> ApiResult<HttpResponse> {
+    let stats = funding(&ctx, &params, &filters).await?;
+    Ok(http::json_response(HttpResponse::Ok(), &stats, None))
+}
+
+/// Export money committed as CSV
+///
+/// The same totals as `GET /v1/stats/funding`: one row per group and currency, and the
+/// `total` rows last.
+#[utoipa::path(
+    tag = "exports",
+    params(FundingStatsParams, ProjectFilters),
+    responses((status = 200, description = "The totals as CSV", body = String,
+        content_type = "text/csv"))
+)]
+#[get("/exports/stats/funding.csv")]
+async fn export_funding_stats(
+    ctx: Ctx,
+    Query2(params, filters): Query2<FundingStatsParams, ProjectFilters>,
+) -> ApiResult<HttpResponse> {
+    let stats = funding(&ctx, &params, &filters).await?;
+    let mut file = CsvFile::new(&[
+        "group_by",
+        "key",
+        "label",
+        "currency",
+        "amount",
+        "projects",
+        "lines",
+        "lines_without_amount",
+    ])?;
+    let total = FundingGroup {
+        key: Some("total".to_owned()),
+        ..stats.total.clone()
+    };
+    for group in stats.groups.iter().chain(std::iter::once(&total)) {
+        let no_amount = [Amount {
+            currency: String::new(),
+            amount: String::new(),
+        }];
+        let amounts = if group.amounts.is_empty() {
+            &no_amount[..]
+        } else {
+            &group.amounts[..]
+        };
+        for amount in amounts {
+            file.write([
+                stats.group_by.as_str().to_owned(),
+                csv_export::opt(group.key.as_ref()),
+                csv_export::opt(group.label.as_ref()),
+                amount.currency.clone(),
+                amount.amount.clone(),
+                group.projects.to_string(),
+                group.lines.to_string(),
+                group.lines_without_amount.to_string(),
+            ])?;
+        }
+    }
+    let filename = format!("funding-{}.csv", stats.group_by.as_str());
+    csv_export::respond_file(file.finish()?, &filename, "text/csv; charset=utf-8")
+}
+
+async fn funding(
+    ctx: &Ctx,
+    params: &FundingStatsParams,
+    filters: &ProjectFilters,
+) -> ApiResult<FundingStats> {
+    let mut conn = ctx.state.reader(&ctx.caller).await?;
+    let (f, _) = project_filters(&mut conn, filters, ctx.caller.visibility()).await?;
+    let (key, join) = match params.group_by {
+        FundingGroupBy::Programme => ("l.programme_id::text", ""),
+        FundingGroupBy::Funder => ("coalesce(l.funder_id, g.funder_id)::text", ""),
+        FundingGroupBy::Organisation => ("p.lead_organisation_id::text", ""),
+        FundingGroupBy::Region => (
+            "r.code",
+            " LEFT JOIN LATERAL unnest(p.regions) AS r(code) ON true",
+        ),
+        FundingGroupBy::Year => ("extract(year FROM p.start_date)::int::text", ""),
+    };
+    let lines = |key: &str, join: &str| {
+        f.statement(&format!(
+            "SELECT {key} AS key, l.project_id, l.id, l.amount, l.currency FROM project_funding l \
+             JOIN projects p ON p.id = l.project_id LEFT JOIN programmes g ON g.id = l.programme_id{join}"
+        ))
+        .wrap(
+            "SELECT key, currency, sum(amount)::text AS amount, count(DISTINCT project_id) AS projects, \
+             count(*) AS lines, count(*) FILTER (WHERE amount IS NULL) AS unpriced, \
+             GROUPING(currency) AS whole FROM (",
+            ") l GROUP BY GROUPING SETS ((key, currency), (key)) ORDER BY key NULLS LAST, currency",
+        )
+    };
+    let rows: Vec<FundingRow> = lines(key, join).into_query().load(&mut conn).await?;
+    let all: Vec<FundingRow> = lines("NULL::text", "").into_query().load(&mut conn).await?;
+    let mut groups = funding_groups(rows);
+    let total = funding_groups(all).pop().unwrap_or(FundingGroup {
+        key: None,
+        label: None,
+        amounts: Vec::new(),
+        projects: 0,
+        lines: 0,
+        lines_without_amount: 0,
+    });
+    let lang = Lang::negotiate(params.lang, &ctx.req).unwrap_or(Lang::Lv);
+    let keys: Vec<String> = groups.iter().filter_map(|g| g.key.clone()).collect();
+    let labels = labels(&mut conn, params.group_by.as_str(), &keys, lang).await?;
+    for group in &mut groups {
+        group.label = group.key.as_ref().and_then(|k| labels.get(k).cloned());
+    }
+    Ok(FundingStats {
+        group_by: params.group_by,
+        groups,
+        total,
+    })
+}
+
+fn funding_groups(rows: Vec<FundingRow>) -> Vec<FundingGroup> {
+    let mut groups: Vec<FundingGroup> = Vec::new();
+    for row in rows {
+        if groups.last().is_none_or(|g| g.key != row.key) {
+            groups.push(FundingGroup {
+                key: row.key.clone(),
+                label: None,
+                amounts: Vec::new(),
+                projects: 0,
+                lines: 0,
+                lines_without_amount: 0,
+            });
+        }
+        let group = groups.last_mut().expect("pushed above");
+        match (row.whole, row.currency, row.amount) {
+            (1, _, _) => {
+                group.projects = row.projects;
+                group.lines = row.lines;
+                group.lines_without_amount = row.unpriced;
+            }
+            (_, Some(currency), Some(amount)) => group.amounts.push(Amount {
+                currency,
+                amount: crate::domain::money::amount(&amount)
+                    .map(|a| crate::domain::Money::from_stored(a).to_string())
+                    .unwrap_or(amount),
+            }),
+            _ => {}
+        }
+    }
+    groups
 }

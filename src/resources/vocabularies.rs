@@ -193,3 +193,16 @@ pub async fn ensure_code(
         ))
     }
 }
+
+/// 400 naming `param` unless every one of `codes` is in the vocabulary.
+pub async fn ensure_codes(
+    conn: &mut AsyncPgConnection,
+    name: VocabularyName,
+    param: &str,
+    codes: &Option<crate::web::http::Many<String>>,
+) -> ApiResult<()> {
+    for code in codes.iter().flat_map(|c| &c.0) {
+        ensure_code(conn, name, param, code).await?;
+    }
+    Ok(())
+}

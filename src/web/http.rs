@@ -382,6 +382,90 @@ pub fn created<T: Serialize>(location: String, tag: EntityTag, body: &T) -> Http
     json_response(builder, body, Some(tag))
 }
 
+/// Query parameters in two groups, each declared (and documented in the spec) by its own type:
+/// an operation's own parameters and filters shared with other operations. A parameter that
+/// neither knows is refused as unknown.
+pub struct Query2<A, B>(pub A, pub B);
+
+impl<A, B> FromRequest for Query2<A, B>
+where
+    A: DeserializeOwned + utoipa::IntoParams,
+    B: DeserializeOwned + utoipa::IntoParams,
+{
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(split_query(req.query_string()))
+    }
+}
+
+fn param_names<P: utoipa::IntoParams>() -> Vec<String> {
+    P::into_params(|| None)
+        .into_iter()
+        .map(|p| p.name)
+        .collect()
+}
+
+fn split_query<A, B>(query: &str) -> ApiResult<Query2<A, B>>
+where
+    A: DeserializeOwned + utoipa::IntoParams,
+    B: DeserializeOwned + utoipa::IntoParams,
+{
+    // The shared group's names decide (it declares every parameter it takes); the rest,
+    // unknown names included, go to the operation's own group, which refuses what it does not
+    // know with the same 400 as anywhere.
+    let shared = param_names::<B>();
+    let mut first = form_urlencoded::Serializer::new(String::new());
+    let mut second = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        if shared.iter().any(|n| *n == name) {
+            second.append_pair(&name, &value);
+        } else {
+            first.append_pair(&name, &value);
+        }
+    }
+    Ok(Query2(
+        parse_query(&first.finish())?,
+        parse_query(&second.finish())?,
+    ))
+}
+
+/// A parameter that takes several values, comma-separated (`region=latgale,kurzeme`): any of
+/// them matches (OR within a parameter; parameters combine with AND).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Many<T>(pub Vec<T>);
+
+impl<'de, T: std::str::FromStr> serde::Deserialize<'de> for Many<T>
+where
+    T::Err: std::fmt::Display,
+{
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        let values = raw
+            .split(',')
+            .map(|v| {
+                let v = v.trim();
+                if v.is_empty() {
+                    return Err(serde::de::Error::custom("an empty value in the list"));
+                }
+                v.parse::<T>()
+                    .map_err(|e| serde::de::Error::custom(format!("{v:?}: {e}")))
+            })
+            .collect::<Result<Vec<T>, D::Error>>()?;
+        if values.len() > 50 {
+            return Err(serde::de::Error::custom("at most 50 values"));
+        }
+        Ok(Many(values))
+    }
+}
+
+impl<T: Clone> Many<T> {
+    pub fn values(&self) -> Vec<T> {
+        self.0.clone()
+    }
+}
+
 /// Query parameters of endpoints that take none: any parameter is refused as unknown.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]

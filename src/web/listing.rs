@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::auth::Visibility;
 use crate::web::error::{ApiError, ApiResult};
+use crate::web::http::Many;
 use crate::web::pagination;
 
 /// A value bound to a `$n` placeholder.
@@ -107,6 +108,30 @@ impl Filters {
         if let Some(value) = value {
             let value = self.bind(value);
             self.and(format!("{column} = {value}"));
+        }
+    }
+
+    /// `column = ANY(values)` when values are given (a multi-valued filter: any of them).
+    pub fn any_text(&mut self, column: &str, values: &Option<Many<String>>) {
+        if let Some(values) = values {
+            let values = self.bind(Value::Texts(values.values()));
+            self.and(format!("{column} = ANY({values})"));
+        }
+    }
+
+    /// `column = ANY(ids)` when ids are given.
+    pub fn any_id(&mut self, column: &str, ids: &Option<Many<Uuid>>) {
+        if let Some(ids) = ids {
+            let ids = self.bind(Value::Uuids(ids.values()));
+            self.and(format!("{column} = ANY({ids})"));
+        }
+    }
+
+    /// `column && values` (the array column holds any of them) when values are given.
+    pub fn overlaps(&mut self, column: &str, values: &Option<Many<String>>) {
+        if let Some(values) = values {
+            let values = self.bind(Value::Texts(values.values()));
+            self.and(format!("{column} && {values}"));
         }
     }
 
@@ -344,6 +369,7 @@ impl<R> Rows<R> {
             data,
             next_cursor: self.next,
             total: self.total,
+            facets: None,
         }
     }
 

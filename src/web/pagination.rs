@@ -27,6 +27,28 @@ pub struct Page<T: ToSchema> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = 42, nullable = false)]
     pub total: Option<i64>,
+    /// Counts of the records the filters select by each value of the fields `facets=` names
+    /// (lists that offer facets, with `facets`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub facets: Option<std::collections::BTreeMap<String, Vec<FacetCount>>>,
+}
+
+/// How many of the selected records have one value of a field.
+#[derive(Debug, Clone, Serialize, ToSchema, diesel::QueryableByName)]
+pub struct FacetCount {
+    /// The value: a code, a status or an id (`null` for records without one).
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    #[schema(example = "latgale")]
+    pub value: Option<String>,
+    /// Its label or name, where it has one.
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    #[schema(example = "Latgale")]
+    pub label: Option<String>,
+    /// How many selected records have it.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    #[schema(example = 12)]
+    pub count: i64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -77,58 +99,6 @@ pub fn encode_cursor<K: Serialize>(key: &K, sort: &str) -> String {
         k: key,
     };
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&body).unwrap_or_default())
-}
-
-impl<T: ToSchema> Page<T> {
-    /// Builds a page from up to `limit + 1` rows fetched in list order: the extra row only tells
-    /// that there is a next page.
-    pub fn from_rows<K: Serialize>(
-        mut rows: Vec<T>,
-        limit: i64,
-        sort: &str,
-        key: impl Fn(&T) -> K,
-    ) -> Self {
-        let more = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let next_cursor = if more {
-            rows.last().map(|r| encode_cursor(&key(r), sort))
-        } else {
-            None
-        };
-        Page {
-            data: rows,
-            next_cursor,
-            total: None,
-        }
-    }
-
-    /// Like [`Page::from_rows`] for rows whose keys were read beside them (`keys[i]` is the
-    /// key of `rows[i]`).
-    pub fn from_keyed<K: Serialize>(
-        mut rows: Vec<T>,
-        mut keys: Vec<K>,
-        limit: i64,
-        sort: &str,
-    ) -> Self {
-        let more = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        keys.truncate(limit as usize);
-        let next_cursor = if more {
-            keys.last().map(|k| encode_cursor(k, sort))
-        } else {
-            None
-        };
-        Page {
-            data: rows,
-            next_cursor,
-            total: None,
-        }
-    }
-
-    pub fn with_total(mut self, total: Option<i64>) -> Self {
-        self.total = total;
-        self
-    }
 }
 
 impl<T: ToSchema + Serialize> Page<T> {

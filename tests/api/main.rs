@@ -2,6 +2,7 @@
 //! (cloned from a migrated template). See `support` for the harness.
 
 mod access;
+mod answers;
 mod batch;
 mod caching;
 mod changes;

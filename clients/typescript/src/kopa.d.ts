@@ -368,6 +368,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/exports/stats/funding.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export money committed as CSV
+         * @description The same totals as `GET /v1/stats/funding`: one row per group and currency, and the
+         *     `total` rows last.
+         */
+        get: operations["export_funding_stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/exports/stats/indicators/{code}.csv": {
         parameters: {
             query?: never;
@@ -378,7 +399,8 @@ export interface paths {
         /**
          * Export an indicator's sums as CSV
          * @description The same figures as `GET /v1/stats/indicators/{code}`, one row per group with its label,
-         *     and a last row `total` that counts every project once.
+         *     target, actual, baseline and progress, and a last row `total` that counts every project
+         *     once.
          */
         get: operations["export_indicator_stats"];
         put?: never;
@@ -737,6 +759,28 @@ export interface paths {
         patch: operations["update_partner"];
         trace?: never;
     };
+    "/v1/stats/funding": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Money committed to projects
+         * @description Sums the funding lines of the projects the filters select (the filters of
+         *     `GET /v1/projects`), by currency, never converting; lines with a share but no amount are
+         *     counted, not guessed.
+         */
+        get: operations["funding_stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/stats/indicators/{code}": {
         parameters: {
             query?: never;
@@ -746,8 +790,9 @@ export interface paths {
         };
         /**
          * Sums of an indicator
-         * @description Takes the same project filters as `GET /v1/projects`; `period_from`/`period_to` select
-         *     values by their period. Drafts count only for keys that may read them.
+         * @description Takes the project filters of `GET /v1/projects`; `period_from`/`period_to` select values by
+         *     their period. Drafts count only for keys that may read them. For an indicator other
+         *     indicators count towards (its family), the figures are the family's.
          */
         get: operations["indicator_stats"];
         put?: never;
@@ -995,6 +1040,19 @@ export interface components {
          * @enum {string}
          */
         Aggregation: "sum" | "max" | "latest";
+        /** @description An amount in one currency. */
+        Amount: {
+            /**
+             * @description ISO 4217 currency.
+             * @example EUR
+             */
+            currency: string;
+            /**
+             * @description The sum, as a decimal string.
+             * @example 41543.75
+             */
+            amount: string;
+        };
         /** @description An API key as listed: never the secret itself. */
         ApiKey: {
             /** Format: uuid */
@@ -1196,6 +1254,39 @@ export interface components {
          * @enum {string}
          */
         DatePrecision: "day" | "month" | "year";
+        /** @description How many of the selected records have one value of a field. */
+        FacetCount: {
+            /**
+             * @description The value: a code, a status or an id (`null` for records without one).
+             * @example latgale
+             */
+            value: string | null;
+            /**
+             * @description Its label or name, where it has one.
+             * @example Latgale
+             */
+            label: string | null;
+            /**
+             * Format: int64
+             * @description How many selected records have it.
+             * @example 12
+             */
+            count: number;
+        };
+        /** @description An indicator counted towards the one asked for. */
+        FamilyMember: {
+            /**
+             * @description The member's code.
+             * @example volunteers
+             */
+            indicator: string;
+            /**
+             * @description How its people relate to the family's: `disjoint` (added), `overlapping` or `subset`
+             *     (bounding the total from below).
+             * @example overlapping
+             */
+            relation: string;
+        };
         /** @description One broken rule, named by the path of the field that broke it. */
         FieldError: {
             /**
@@ -1254,6 +1345,47 @@ export interface components {
              */
             currency?: string | null;
         };
+        /** @description One group's money. */
+        FundingGroup: {
+            /** @description A programme or organisation id, a region code or a year (`null`: none). */
+            key: string | null;
+            /** @description The key's name or label. */
+            label: string | null;
+            /** @description Committed amounts, one per currency (never converted). */
+            amounts: components["schemas"]["Amount"][];
+            /**
+             * Format: int64
+             * @description How many projects have funding lines here.
+             * @example 3
+             */
+            projects: number;
+            /**
+             * Format: int64
+             * @description How many funding lines.
+             * @example 4
+             */
+            lines: number;
+            /**
+             * Format: int64
+             * @description Lines that give a share or a source but no amount: counted here, never guessed.
+             * @example 1
+             */
+            lines_without_amount: number;
+        };
+        /**
+         * @description How funding totals are grouped.
+         * @enum {string}
+         */
+        FundingGroupBy: "programme" | "funder" | "organisation" | "region" | "year";
+        /** @description Committed money by group. */
+        FundingStats: {
+            /** @description How the groups are formed. */
+            group_by: components["schemas"]["FundingGroupBy"];
+            /** @description The groups, by key (`null` last). */
+            groups: components["schemas"]["FundingGroup"][];
+            /** @description Every selected project's lines counted once. */
+            total: components["schemas"]["FundingGroup"];
+        };
         /**
          * @description What the groups are.
          * @enum {string}
@@ -1303,6 +1435,13 @@ export interface components {
             /** @description How values combine. */
             aggregation: components["schemas"]["Aggregation"];
             /**
+             * @description The broader indicator this one counts towards, if any.
+             * @example people_reached
+             */
+            counts_towards: string | null;
+            /** @description How the people it counts relate to the family's other members. */
+            relation: components["schemas"]["Relation"];
+            /**
              * Format: date-time
              * @description When the record was created.
              * @example 2026-11-23T10:00:00Z
@@ -1350,6 +1489,14 @@ export interface components {
             unit: string;
             /** @description How values combine across projects and periods. */
             aggregation: components["schemas"]["Aggregation"];
+            /**
+             * @description The broader indicator this one counts towards (its family), if any: people trained
+             *     and volunteers are people reached.
+             * @example people_reached
+             */
+            counts_towards?: string | null;
+            /** @description How the people it counts relate to the family's other members; default `overlapping`. */
+            relation?: components["schemas"]["Relation"];
         };
         /** @description JSON Merge Patch of a `IndicatorInput`: any subset of its fields; `null` clears an optional field. */
         IndicatorPatch: {
@@ -1380,6 +1527,13 @@ export interface components {
             unit?: string;
             /** @description How values combine across projects and periods. */
             aggregation?: components["schemas"]["Aggregation"];
+            /**
+             * @description The broader indicator this one counts towards (its family), if any: people trained
+             *     and volunteers are people reached.
+             * @example people_reached
+             */
+            counts_towards?: string | null;
+            relation?: null | components["schemas"]["Relation"];
         };
         /** @description An indicator's figures by group. */
         IndicatorStats: {
@@ -1395,10 +1549,17 @@ export interface components {
             unit: string;
             /** @description Its aggregation rule. */
             aggregation: components["schemas"]["Aggregation"];
-            /** @description Which values were counted. */
+            /** @description Which values `value` counts. */
             kind: components["schemas"]["MetricKind"];
             /** @description How the groups are formed. */
             group_by: components["schemas"]["GroupBy"];
+            /** @description The indicators that count towards this one, with how (empty for a single indicator). */
+            family: components["schemas"]["FamilyMember"][];
+            /**
+             * @description `rollups` (kept with every write) or `values` (read for period bounds).
+             * @example rollups
+             */
+            computed_from: string;
             /** @description The groups, by key (`null` last). */
             groups: components["schemas"]["StatGroup"][];
             /** @description Every selected project counted once. */
@@ -1831,6 +1992,13 @@ export interface components {
              * @example 42
              */
             total?: number;
+            /**
+             * @description Counts of the records the filters select by each value of the fields `facets=` names
+             *     (lists that offer facets, with `facets`).
+             */
+            facets?: {
+                [key: string]: components["schemas"]["FacetCount"][];
+            };
         };
         /** @description One page of a list. */
         Page_ApiKey: {
@@ -1847,6 +2015,13 @@ export interface components {
              * @example 42
              */
             total?: number;
+            /**
+             * @description Counts of the records the filters select by each value of the fields `facets=` names
+             *     (lists that offer facets, with `facets`).
+             */
+            facets?: {
+                [key: string]: components["schemas"]["FacetCount"][];
+            };
         };
         /** @description One page of a list. */
         Page_Indicator: {
@@ -1863,6 +2038,13 @@ export interface components {
              * @example 42
              */
             total?: number;
+            /**
+             * @description Counts of the records the filters select by each value of the fields `facets=` names
+             *     (lists that offer facets, with `facets`).
+             */
+            facets?: {
+                [key: string]: components["schemas"]["FacetCount"][];
+            };
         };
         /** @description One page of a list. */
         Page_MetricRevision: {
@@ -1879,6 +2061,13 @@ export interface components {
              * @example 42
              */
             total?: number;
+            /**
+             * @description Counts of the records the filters select by each value of the fields `facets=` names
+             *     (lists that offer facets, with `facets`).
+             */
+            facets?: {
+                [key: string]: components["schemas"]["FacetCount"][];
+            };
         };
         /** @description One page of a list. */
         Page_MetricValue: {
@@ -1895,6 +2084,13 @@ export interface components {
              * @example 42
              */
             total?: number;
+            /**
+             * @description Counts of the records the filters select by each value of the fields `facets=` names
+             *     (lists that offer facets, with `facets`).
+             */
+            facets?: {
+                [key: string]: components["schemas"]["FacetCount"][];
+            };
         };
         /** @description One page of a list. */
         Page_Organisation: {
@@ -1911,6 +2107,13 @@ export interface components {
              * @example 42
              */
             total?: number;
+            /**
+             * @description Counts of the records the filters select by each value of the fields `facets=` names
+             *     (lists that offer facets, with `facets`).
+             */
+            facets?: {
+                [key: string]: components["schemas"]["FacetCount"][];
+            };
         };
         /** @description One page of a list. */
         Page_Partner: {
@@ -1927,6 +2130,13 @@ export interface components {
              * @example 42
              */
             total?: number;
+            /**
+             * @description Counts of the records the filters select by each value of the fields `facets=` names
+             *     (lists that offer facets, with `facets`).
+             */
+            facets?: {
+                [key: string]: components["schemas"]["FacetCount"][];
+            };
         };
         /** @description One page of a list. */
         Page_Programme: {
@@ -1943,6 +2153,13 @@ export interface components {
              * @example 42
              */
             total?: number;
+            /**
+             * @description Counts of the records the filters select by each value of the fields `facets=` names
+             *     (lists that offer facets, with `facets`).
+             */
+            facets?: {
+                [key: string]: components["schemas"]["FacetCount"][];
+            };
         };
         /** @description One page of a list. */
         Page_Project: {
@@ -1959,6 +2176,13 @@ export interface components {
              * @example 42
              */
             total?: number;
+            /**
+             * @description Counts of the records the filters select by each value of the fields `facets=` names
+             *     (lists that offer facets, with `facets`).
+             */
+            facets?: {
+                [key: string]: components["schemas"]["FacetCount"][];
+            };
         };
         /** @description An organisation's part in a project. */
         Partner: {
@@ -2702,6 +2926,14 @@ export interface components {
          */
         ProjectStatus: "draft" | "planned" | "active" | "completed" | "cancelled";
         /**
+         * @description How the people an indicator counts relate to the others of the family it counts
+         *     towards: `disjoint` members add up; `overlapping` ones may count the same people, and
+         *     `subset` ones are part of the broader indicator's own figure, so both only bound the
+         *     family's total from below.
+         * @enum {string}
+         */
+        Relation: "disjoint" | "overlapping" | "subset";
+        /**
          * @description The kinds of record the feed reports.
          * @enum {string}
          */
@@ -2716,7 +2948,7 @@ export interface components {
          * @enum {string}
          */
         Scope: "metrics:write" | "projects:write" | "read:private" | "admin";
-        /** @description One group's figure. */
+        /** @description One group's figures. */
         StatGroup: {
             /**
              * @description The group: a programme or organisation id, a region or target group code, a year;
@@ -2731,22 +2963,46 @@ export interface components {
             label: string | null;
             /**
              * Format: double
-             * @description The figure: per-project values combined by the indicator's rule, added over projects.
+             * @description The figure of the values of `kind`: per-project figures combined by the rule, added
+             *     over projects.
              * @example 487
              */
             value: number;
             /**
              * Format: int64
-             * @description How many projects contribute.
+             * @description How many projects contribute to `value`.
              * @example 1
              */
             projects: number;
             /**
              * Format: int64
-             * @description How many stored values went into it.
+             * @description How many stored values went into `value`.
              * @example 4
              */
             values: number;
+            /**
+             * Format: double
+             * @description The same figure for actual values (`null`: none reported).
+             * @example 487
+             */
+            actual: number | null;
+            /**
+             * Format: double
+             * @description The same figure for targets (`null`: none set).
+             * @example 500
+             */
+            target: number | null;
+            /**
+             * Format: double
+             * @description The same figure for baselines (`null`: none given).
+             */
+            baseline: number | null;
+            /**
+             * Format: double
+             * @description `actual ÷ target` where both exist (1.0 means the target was met).
+             * @example 0.974
+             */
+            progress: number | null;
         };
         /** @description One entry of a vocabulary. */
         Term: {
@@ -3008,22 +3264,22 @@ export interface operations {
                 q?: string;
                 /** @description Language of the labels beside codes in the export. */
                 lang?: components["schemas"]["Lang"];
-                /** @description Only activities of this project. */
+                /** @description Only activities of these projects (comma-separated ids). */
                 project?: string;
-                /** @description Only activities of projects this organisation leads or partners in. */
+                /** @description Only activities of projects one of these organisations leads or partners in. */
                 organisation?: string;
                 /**
-                 * @description Only activities of this kind (`/v1/vocabularies/activity_kinds`).
-                 * @example meeting
+                 * @description Only activities of these kinds (`/v1/vocabularies/activity_kinds`).
+                 * @example meeting,lecture
                  */
                 kind?: string;
                 /**
-                 * @description Only activities in this region (code).
+                 * @description Only activities in one of these regions (codes).
                  * @example riga
                  */
                 region?: string;
                 /**
-                 * @description Only activities aimed at this target group (code).
+                 * @description Only activities aimed at one of these target groups (codes).
                  * @example seniors
                  */
                 target_group?: string;
@@ -3223,6 +3479,8 @@ export interface operations {
                 limit?: number;
                 /** @description Opaque cursor from a previous page's `next_cursor`. */
                 cursor?: string;
+                /** @description Include the total number of matching records. */
+                count?: boolean;
                 /** @description Only keys of this organisation. */
                 organisation?: string;
             };
@@ -3451,22 +3709,22 @@ export interface operations {
                 q?: string;
                 /** @description Language of the labels beside codes in the export. */
                 lang?: components["schemas"]["Lang"];
-                /** @description Only activities of this project. */
+                /** @description Only activities of these projects (comma-separated ids). */
                 project?: string;
-                /** @description Only activities of projects this organisation leads or partners in. */
+                /** @description Only activities of projects one of these organisations leads or partners in. */
                 organisation?: string;
                 /**
-                 * @description Only activities of this kind (`/v1/vocabularies/activity_kinds`).
-                 * @example meeting
+                 * @description Only activities of these kinds (`/v1/vocabularies/activity_kinds`).
+                 * @example meeting,lecture
                  */
                 kind?: string;
                 /**
-                 * @description Only activities in this region (code).
+                 * @description Only activities in one of these regions (codes).
                  * @example riga
                  */
                 region?: string;
                 /**
-                 * @description Only activities aimed at this target group (code).
+                 * @description Only activities aimed at one of these target groups (codes).
                  * @example seniors
                  */
                 target_group?: string;
@@ -3524,7 +3782,7 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description Only indicators measured in this unit.
+                 * @description Only indicators measured in one of these units (comma-separated).
                  * @example person
                  */
                 unit?: string;
@@ -3580,27 +3838,33 @@ export interface operations {
                 /** @description Language of the labels beside codes in the export. */
                 lang?: components["schemas"]["Lang"];
                 /**
-                 * @description Only values of this indicator (code).
-                 * @example people_trained
+                 * @description Only values of these indicators (codes, comma-separated).
+                 * @example people_trained,volunteers
                  */
                 indicator?: string;
-                /** @description Only values of this project. */
+                /** @description Only values of these projects. */
                 project?: string;
-                /** @description Only values of projects this organisation leads or partners in. */
+                /** @description Only values of projects one of these organisations leads or partners in. */
                 organisation?: string;
-                /** @description Only values of projects under this programme (main programme or a funding line). */
+                /**
+                 * @description Only values of projects under one of these programmes (main programme or a funding
+                 *     line).
+                 */
                 programme?: string;
                 /**
-                 * @description Only values of projects working in this region (code).
+                 * @description Only values of projects working in one of these regions (codes).
                  * @example latgale
                  */
                 region?: string;
-                /** @description Only values of this activity. */
+                /** @description Only values of these activities. */
                 activity?: string;
-                /** @description Only actual, target or baseline values. */
-                kind?: components["schemas"]["MetricKind"];
                 /**
-                 * @description Only values about this target group (code).
+                 * @description Only actual, target or baseline values (comma-separated).
+                 * @example actual
+                 */
+                kind?: string;
+                /**
+                 * @description Only values about one of these target groups (codes).
                  * @example seniors
                  */
                 target_group?: string;
@@ -3673,12 +3937,12 @@ export interface operations {
                 /** @description Language of the labels beside codes in the export. */
                 lang?: components["schemas"]["Lang"];
                 /**
-                 * @description Only organisations of this kind (`/v1/vocabularies/organisation_kinds`).
-                 * @example municipality
+                 * @description Only organisations of these kinds (`/v1/vocabularies/organisation_kinds`).
+                 * @example municipality,ngo
                  */
                 kind?: string;
                 /**
-                 * @description Only organisations registered in this country (ISO 3166-1 alpha-2).
+                 * @description Only organisations registered in one of these countries (ISO 3166-1 alpha-2).
                  * @example LV
                  */
                 country?: string;
@@ -3729,9 +3993,9 @@ export interface operations {
     export_programmes: {
         parameters: {
             query?: {
-                /** @description Only programmes funded by this organisation. */
+                /** @description Only programmes funded by one of these organisations (comma-separated ids). */
                 funder?: string;
-                /** @description Only programmes administered by this organisation. */
+                /** @description Only programmes administered by one of these organisations. */
                 administrator?: string;
             };
             header?: {
@@ -3781,6 +4045,8 @@ export interface operations {
                  * @example -start_date
                  */
                 sort?: string;
+                /** @description Language of titles, summaries and aims, and of the labels beside codes. */
+                lang?: components["schemas"]["Lang"];
                 /**
                  * @description Full-text search over titles, summaries, aims and reference numbers, in every
                  *     language; ignores case and diacritics (`ilukste` finds `Ilūkstes`) and Latvian word
@@ -3789,40 +4055,49 @@ export interface operations {
                  */
                 q?: string;
                 /**
-                 * @description Language of titles, summaries and aims (falls back to the original; overrides
-                 *     `Accept-Language`), and of the labels beside codes in exports.
+                 * @description Only projects with one of these statuses.
+                 * @example active,completed
                  */
-                lang?: components["schemas"]["Lang"];
-                /** @description Only projects with this status. */
-                status?: components["schemas"]["ProjectStatus"];
-                /** @description Only projects this organisation leads or partners in (with `role`: holds that role). */
+                status?: string;
+                /**
+                 * @description Only projects one of these organisations leads or partners in (with `role`: holds that
+                 *     role).
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
                 organisation?: string;
                 /**
-                 * @description Only projects where some partner holds this role (`/v1/vocabularies/partner_roles`).
+                 * @description Only projects where some partner holds one of these roles
+                 *     (`/v1/vocabularies/partner_roles`).
                  * @example partner
                  */
                 role?: string;
-                /** @description Only projects this organisation leads. */
+                /**
+                 * @description Only projects one of these organisations leads.
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
                 lead_organisation?: string;
-                /** @description Only projects under this programme (main programme or a funding line). */
+                /**
+                 * @description Only projects under one of these programmes (main programme or a funding line).
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7d
+                 */
                 programme?: string;
                 /**
-                 * @description Only projects aimed at this target group (code).
-                 * @example seniors
+                 * @description Only projects aimed at one of these target groups (codes).
+                 * @example seniors,youth
                  */
                 target_group?: string;
                 /**
-                 * @description Only projects working in this region (code).
-                 * @example latgale
+                 * @description Only projects working in one of these regions (codes).
+                 * @example latgale,kurzeme
                  */
                 region?: string;
                 /**
-                 * @description Only projects with an activity of this kind (`/v1/vocabularies/activity_kinds`).
+                 * @description Only projects with an activity of one of these kinds (`/v1/vocabularies/activity_kinds`).
                  * @example course
                  */
                 activity_kind?: string;
                 /**
-                 * @description Only projects reporting values of this indicator (code).
+                 * @description Only projects reporting values of one of these indicators (codes).
                  * @example participants
                  */
                 indicator?: string;
@@ -3903,6 +4178,8 @@ export interface operations {
                  * @example -start_date
                  */
                 sort?: string;
+                /** @description Language of titles, summaries and aims, and of the labels beside codes. */
+                lang?: components["schemas"]["Lang"];
                 /**
                  * @description Full-text search over titles, summaries, aims and reference numbers, in every
                  *     language; ignores case and diacritics (`ilukste` finds `Ilūkstes`) and Latvian word
@@ -3911,40 +4188,49 @@ export interface operations {
                  */
                 q?: string;
                 /**
-                 * @description Language of titles, summaries and aims (falls back to the original; overrides
-                 *     `Accept-Language`), and of the labels beside codes in exports.
+                 * @description Only projects with one of these statuses.
+                 * @example active,completed
                  */
-                lang?: components["schemas"]["Lang"];
-                /** @description Only projects with this status. */
-                status?: components["schemas"]["ProjectStatus"];
-                /** @description Only projects this organisation leads or partners in (with `role`: holds that role). */
+                status?: string;
+                /**
+                 * @description Only projects one of these organisations leads or partners in (with `role`: holds that
+                 *     role).
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
                 organisation?: string;
                 /**
-                 * @description Only projects where some partner holds this role (`/v1/vocabularies/partner_roles`).
+                 * @description Only projects where some partner holds one of these roles
+                 *     (`/v1/vocabularies/partner_roles`).
                  * @example partner
                  */
                 role?: string;
-                /** @description Only projects this organisation leads. */
+                /**
+                 * @description Only projects one of these organisations leads.
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
                 lead_organisation?: string;
-                /** @description Only projects under this programme (main programme or a funding line). */
+                /**
+                 * @description Only projects under one of these programmes (main programme or a funding line).
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7d
+                 */
                 programme?: string;
                 /**
-                 * @description Only projects aimed at this target group (code).
-                 * @example seniors
+                 * @description Only projects aimed at one of these target groups (codes).
+                 * @example seniors,youth
                  */
                 target_group?: string;
                 /**
-                 * @description Only projects working in this region (code).
-                 * @example latgale
+                 * @description Only projects working in one of these regions (codes).
+                 * @example latgale,kurzeme
                  */
                 region?: string;
                 /**
-                 * @description Only projects with an activity of this kind (`/v1/vocabularies/activity_kinds`).
+                 * @description Only projects with an activity of one of these kinds (`/v1/vocabularies/activity_kinds`).
                  * @example course
                  */
                 activity_kind?: string;
                 /**
-                 * @description Only projects reporting values of this indicator (code).
+                 * @description Only projects reporting values of one of these indicators (codes).
                  * @example participants
                  */
                 indicator?: string;
@@ -4025,6 +4311,8 @@ export interface operations {
                  * @example -start_date
                  */
                 sort?: string;
+                /** @description Language of titles, summaries and aims, and of the labels beside codes. */
+                lang?: components["schemas"]["Lang"];
                 /**
                  * @description Full-text search over titles, summaries, aims and reference numbers, in every
                  *     language; ignores case and diacritics (`ilukste` finds `Ilūkstes`) and Latvian word
@@ -4033,40 +4321,49 @@ export interface operations {
                  */
                 q?: string;
                 /**
-                 * @description Language of titles, summaries and aims (falls back to the original; overrides
-                 *     `Accept-Language`), and of the labels beside codes in exports.
+                 * @description Only projects with one of these statuses.
+                 * @example active,completed
                  */
-                lang?: components["schemas"]["Lang"];
-                /** @description Only projects with this status. */
-                status?: components["schemas"]["ProjectStatus"];
-                /** @description Only projects this organisation leads or partners in (with `role`: holds that role). */
+                status?: string;
+                /**
+                 * @description Only projects one of these organisations leads or partners in (with `role`: holds that
+                 *     role).
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
                 organisation?: string;
                 /**
-                 * @description Only projects where some partner holds this role (`/v1/vocabularies/partner_roles`).
+                 * @description Only projects where some partner holds one of these roles
+                 *     (`/v1/vocabularies/partner_roles`).
                  * @example partner
                  */
                 role?: string;
-                /** @description Only projects this organisation leads. */
+                /**
+                 * @description Only projects one of these organisations leads.
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
                 lead_organisation?: string;
-                /** @description Only projects under this programme (main programme or a funding line). */
+                /**
+                 * @description Only projects under one of these programmes (main programme or a funding line).
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7d
+                 */
                 programme?: string;
                 /**
-                 * @description Only projects aimed at this target group (code).
-                 * @example seniors
+                 * @description Only projects aimed at one of these target groups (codes).
+                 * @example seniors,youth
                  */
                 target_group?: string;
                 /**
-                 * @description Only projects working in this region (code).
-                 * @example latgale
+                 * @description Only projects working in one of these regions (codes).
+                 * @example latgale,kurzeme
                  */
                 region?: string;
                 /**
-                 * @description Only projects with an activity of this kind (`/v1/vocabularies/activity_kinds`).
+                 * @description Only projects with an activity of one of these kinds (`/v1/vocabularies/activity_kinds`).
                  * @example course
                  */
                 activity_kind?: string;
                 /**
-                 * @description Only projects reporting values of this indicator (code).
+                 * @description Only projects reporting values of one of these indicators (codes).
                  * @example participants
                  */
                 indicator?: string;
@@ -4138,63 +4435,240 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    export_indicator_stats: {
+    export_funding_stats: {
         parameters: {
             query: {
-                /** @description How to group the values. */
-                group_by: components["schemas"]["GroupBy"];
-                /** @description Which values: `actual` (default), `target` or `baseline`. */
-                kind?: components["schemas"]["MetricKind"];
-                /**
-                 * @description Only values whose period ends on or after this day.
-                 * @example 2012-01-01
-                 */
-                period_from?: string;
-                /**
-                 * @description Only values whose period starts on or before this day.
-                 * @example 2013-12-31
-                 */
-                period_to?: string;
+                /** @description How to group the funding lines. */
+                group_by: components["schemas"]["FundingGroupBy"];
                 /** @description Language of group labels. */
                 lang?: components["schemas"]["Lang"];
-                /** @description Only projects with this status. */
-                status?: components["schemas"]["ProjectStatus"];
-                /** @description Only projects this organisation leads or partners in. */
+                /**
+                 * @description Full-text search over titles, summaries, aims and reference numbers, in every
+                 *     language; ignores case and diacritics (`ilukste` finds `Ilūkstes`) and Latvian word
+                 *     endings; best matches first unless `sort` says otherwise.
+                 * @example ilukste
+                 */
+                q?: string;
+                /**
+                 * @description Only projects with one of these statuses.
+                 * @example active,completed
+                 */
+                status?: string;
+                /**
+                 * @description Only projects one of these organisations leads or partners in (with `role`: holds that
+                 *     role).
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
                 organisation?: string;
-                /** @description Only projects this organisation leads. */
+                /**
+                 * @description Only projects where some partner holds one of these roles
+                 *     (`/v1/vocabularies/partner_roles`).
+                 * @example partner
+                 */
+                role?: string;
+                /**
+                 * @description Only projects one of these organisations leads.
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
                 lead_organisation?: string;
-                /** @description Only projects under this programme (main programme or a funding line). */
+                /**
+                 * @description Only projects under one of these programmes (main programme or a funding line).
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7d
+                 */
                 programme?: string;
                 /**
-                 * @description Only projects aimed at this target group (code).
-                 * @example seniors
+                 * @description Only projects aimed at one of these target groups (codes).
+                 * @example seniors,youth
                  */
                 target_group?: string;
                 /**
-                 * @description Only projects working in this region (code).
-                 * @example latgale
+                 * @description Only projects working in one of these regions (codes).
+                 * @example latgale,kurzeme
                  */
                 region?: string;
                 /**
-                 * @description Only projects with an activity of this kind.
+                 * @description Only projects with an activity of one of these kinds (`/v1/vocabularies/activity_kinds`).
                  * @example course
                  */
                 activity_kind?: string;
                 /**
-                 * @description Only projects running on this day.
+                 * @description Only projects reporting values of one of these indicators (codes).
+                 * @example participants
+                 */
+                indicator?: string;
+                /**
+                 * @description Only the project with this reference number.
+                 * @example 2012.EEZ/PP/2/MAC/016/037
+                 */
+                reference?: string;
+                /**
+                 * @description Only projects running on this day (started on or before it, not ended before it).
                  * @example 2013-03-08
                  */
                 active_on?: string;
-                /** @description Only projects starting on or after this day. */
+                /**
+                 * @description Only projects starting on or after this day.
+                 * @example 2012-01-01
+                 */
                 starts_after?: string;
-                /** @description Only projects starting on or before this day. */
+                /**
+                 * @description Only projects starting on or before this day.
+                 * @example 2013-12-31
+                 */
                 starts_before?: string;
                 /** @description Only projects ending on or after this day. */
                 ends_after?: string;
                 /** @description Only projects ending on or before this day. */
                 ends_before?: string;
-                /** @description Only projects matching this search (as `q` on `/v1/projects`). */
+                /**
+                 * @description Only projects changed at or after this instant.
+                 * @example 2026-11-01T00:00:00Z
+                 */
+                updated_since?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The totals as CSV */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    export_indicator_stats: {
+        parameters: {
+            query: {
+                /** @description How to group the values. */
+                group_by: components["schemas"]["GroupBy"];
+                /**
+                 * @description Which values `value` counts: `actual` (default), `target` or `baseline`. Every group
+                 *     also gives all three side by side.
+                 */
+                kind?: components["schemas"]["MetricKind"];
+                /**
+                 * @description Only values whose period ends on or after this day (read from the values themselves).
+                 * @example 2012-01-01
+                 */
+                period_from?: string;
+                /**
+                 * @description Only values whose period starts on or before this day (read from the values themselves).
+                 * @example 2013-12-31
+                 */
+                period_to?: string;
+                /** @description Language of group labels. */
+                lang?: components["schemas"]["Lang"];
+                /**
+                 * @description Full-text search over titles, summaries, aims and reference numbers, in every
+                 *     language; ignores case and diacritics (`ilukste` finds `Ilūkstes`) and Latvian word
+                 *     endings; best matches first unless `sort` says otherwise.
+                 * @example ilukste
+                 */
                 q?: string;
+                /**
+                 * @description Only projects with one of these statuses.
+                 * @example active,completed
+                 */
+                status?: string;
+                /**
+                 * @description Only projects one of these organisations leads or partners in (with `role`: holds that
+                 *     role).
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
+                organisation?: string;
+                /**
+                 * @description Only projects where some partner holds one of these roles
+                 *     (`/v1/vocabularies/partner_roles`).
+                 * @example partner
+                 */
+                role?: string;
+                /**
+                 * @description Only projects one of these organisations leads.
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
+                lead_organisation?: string;
+                /**
+                 * @description Only projects under one of these programmes (main programme or a funding line).
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7d
+                 */
+                programme?: string;
+                /**
+                 * @description Only projects aimed at one of these target groups (codes).
+                 * @example seniors,youth
+                 */
+                target_group?: string;
+                /**
+                 * @description Only projects working in one of these regions (codes).
+                 * @example latgale,kurzeme
+                 */
+                region?: string;
+                /**
+                 * @description Only projects with an activity of one of these kinds (`/v1/vocabularies/activity_kinds`).
+                 * @example course
+                 */
+                activity_kind?: string;
+                /**
+                 * @description Only projects reporting values of one of these indicators (codes).
+                 * @example participants
+                 */
+                indicator?: string;
+                /**
+                 * @description Only the project with this reference number.
+                 * @example 2012.EEZ/PP/2/MAC/016/037
+                 */
+                reference?: string;
+                /**
+                 * @description Only projects running on this day (started on or before it, not ended before it).
+                 * @example 2013-03-08
+                 */
+                active_on?: string;
+                /**
+                 * @description Only projects starting on or after this day.
+                 * @example 2012-01-01
+                 */
+                starts_after?: string;
+                /**
+                 * @description Only projects starting on or before this day.
+                 * @example 2013-12-31
+                 */
+                starts_before?: string;
+                /** @description Only projects ending on or after this day. */
+                ends_after?: string;
+                /** @description Only projects ending on or before this day. */
+                ends_before?: string;
+                /**
+                 * @description Only projects changed at or after this instant.
+                 * @example 2026-11-01T00:00:00Z
+                 */
+                updated_since?: string;
             };
             header?: {
                 /** @description ETag(s) the client holds; a match gives 304 Not Modified */
@@ -4248,7 +4722,7 @@ export interface operations {
                 /** @description Include the total number of matching records. */
                 count?: boolean;
                 /**
-                 * @description Only indicators measured in this unit.
+                 * @description Only indicators measured in one of these units (comma-separated).
                  * @example person
                  */
                 unit?: string;
@@ -4516,27 +4990,33 @@ export interface operations {
                 /** @description Language of the labels beside codes in the export. */
                 lang?: components["schemas"]["Lang"];
                 /**
-                 * @description Only values of this indicator (code).
-                 * @example people_trained
+                 * @description Only values of these indicators (codes, comma-separated).
+                 * @example people_trained,volunteers
                  */
                 indicator?: string;
-                /** @description Only values of this project. */
+                /** @description Only values of these projects. */
                 project?: string;
-                /** @description Only values of projects this organisation leads or partners in. */
+                /** @description Only values of projects one of these organisations leads or partners in. */
                 organisation?: string;
-                /** @description Only values of projects under this programme (main programme or a funding line). */
+                /**
+                 * @description Only values of projects under one of these programmes (main programme or a funding
+                 *     line).
+                 */
                 programme?: string;
                 /**
-                 * @description Only values of projects working in this region (code).
+                 * @description Only values of projects working in one of these regions (codes).
                  * @example latgale
                  */
                 region?: string;
-                /** @description Only values of this activity. */
+                /** @description Only values of these activities. */
                 activity?: string;
-                /** @description Only actual, target or baseline values. */
-                kind?: components["schemas"]["MetricKind"];
                 /**
-                 * @description Only values about this target group (code).
+                 * @description Only actual, target or baseline values (comma-separated).
+                 * @example actual
+                 */
+                kind?: string;
+                /**
+                 * @description Only values about one of these target groups (codes).
                  * @example seniors
                  */
                 target_group?: string;
@@ -4869,12 +5349,12 @@ export interface operations {
                 /** @description Language of the labels beside codes in the export. */
                 lang?: components["schemas"]["Lang"];
                 /**
-                 * @description Only organisations of this kind (`/v1/vocabularies/organisation_kinds`).
-                 * @example municipality
+                 * @description Only organisations of these kinds (`/v1/vocabularies/organisation_kinds`).
+                 * @example municipality,ngo
                  */
                 kind?: string;
                 /**
-                 * @description Only organisations registered in this country (ISO 3166-1 alpha-2).
+                 * @description Only organisations registered in one of these countries (ISO 3166-1 alpha-2).
                  * @example LV
                  */
                 country?: string;
@@ -5137,9 +5617,9 @@ export interface operations {
                 cursor?: string;
                 /** @description Include the total number of matching records. */
                 count?: boolean;
-                /** @description Only programmes funded by this organisation. */
+                /** @description Only programmes funded by one of these organisations (comma-separated ids). */
                 funder?: string;
-                /** @description Only programmes administered by this organisation. */
+                /** @description Only programmes administered by one of these organisations. */
                 administrator?: string;
             };
             header?: {
@@ -5409,6 +5889,18 @@ export interface operations {
                  */
                 sort?: string;
                 /**
+                 * @description Language of titles, summaries and aims (falls back to the original); overrides
+                 *     `Accept-Language`.
+                 */
+                lang?: components["schemas"]["Lang"];
+                /**
+                 * @description Count the projects the filters select by each value of these fields (comma-separated:
+                 *     `status`, `region`, `target_group`, `programme`, `lead_organisation`,
+                 *     `date_precision`); the counts come as `facets` beside the page.
+                 * @example status,region
+                 */
+                facets?: string;
+                /**
                  * @description Full-text search over titles, summaries, aims and reference numbers, in every
                  *     language; ignores case and diacritics (`ilukste` finds `Ilūkstes`) and Latvian word
                  *     endings; best matches first unless `sort` says otherwise.
@@ -5416,40 +5908,49 @@ export interface operations {
                  */
                 q?: string;
                 /**
-                 * @description Language of titles, summaries and aims (falls back to the original; overrides
-                 *     `Accept-Language`), and of the labels beside codes in exports.
+                 * @description Only projects with one of these statuses.
+                 * @example active,completed
                  */
-                lang?: components["schemas"]["Lang"];
-                /** @description Only projects with this status. */
-                status?: components["schemas"]["ProjectStatus"];
-                /** @description Only projects this organisation leads or partners in (with `role`: holds that role). */
+                status?: string;
+                /**
+                 * @description Only projects one of these organisations leads or partners in (with `role`: holds that
+                 *     role).
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
                 organisation?: string;
                 /**
-                 * @description Only projects where some partner holds this role (`/v1/vocabularies/partner_roles`).
+                 * @description Only projects where some partner holds one of these roles
+                 *     (`/v1/vocabularies/partner_roles`).
                  * @example partner
                  */
                 role?: string;
-                /** @description Only projects this organisation leads. */
+                /**
+                 * @description Only projects one of these organisations leads.
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
                 lead_organisation?: string;
-                /** @description Only projects under this programme (main programme or a funding line). */
+                /**
+                 * @description Only projects under one of these programmes (main programme or a funding line).
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7d
+                 */
                 programme?: string;
                 /**
-                 * @description Only projects aimed at this target group (code).
-                 * @example seniors
+                 * @description Only projects aimed at one of these target groups (codes).
+                 * @example seniors,youth
                  */
                 target_group?: string;
                 /**
-                 * @description Only projects working in this region (code).
-                 * @example latgale
+                 * @description Only projects working in one of these regions (codes).
+                 * @example latgale,kurzeme
                  */
                 region?: string;
                 /**
-                 * @description Only projects with an activity of this kind (`/v1/vocabularies/activity_kinds`).
+                 * @description Only projects with an activity of one of these kinds (`/v1/vocabularies/activity_kinds`).
                  * @example course
                  */
                 activity_kind?: string;
                 /**
-                 * @description Only projects reporting values of this indicator (code).
+                 * @description Only projects reporting values of one of these indicators (codes).
                  * @example participants
                  */
                 indicator?: string;
@@ -5857,14 +6358,17 @@ export interface operations {
                 /** @description Include the total number of matching records. */
                 count?: boolean;
                 /**
-                 * @description Only values of this indicator (code).
+                 * @description Only values of these indicators (codes, comma-separated).
                  * @example people_trained
                  */
                 indicator?: string;
-                /** @description Only values of this activity. */
+                /** @description Only values of these activities. */
                 activity?: string;
-                /** @description Only actual, target or baseline values. */
-                kind?: components["schemas"]["MetricKind"];
+                /**
+                 * @description Only actual, target or baseline values (comma-separated).
+                 * @example actual
+                 */
+                kind?: string;
             };
             header?: {
                 /** @description ETag(s) the client holds; a match gives 304 Not Modified */
@@ -5973,11 +6477,11 @@ export interface operations {
                 /** @description Include the total number of matching records. */
                 count?: boolean;
                 /**
-                 * @description Only partners with this role.
+                 * @description Only partners with one of these roles (comma-separated).
                  * @example partner
                  */
                 role?: string;
-                /** @description Only this organisation's partnerships. */
+                /** @description Only these organisations' partnerships. */
                 organisation?: string;
             };
             header?: {
@@ -6229,63 +6733,240 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    indicator_stats: {
+    funding_stats: {
         parameters: {
             query: {
-                /** @description How to group the values. */
-                group_by: components["schemas"]["GroupBy"];
-                /** @description Which values: `actual` (default), `target` or `baseline`. */
-                kind?: components["schemas"]["MetricKind"];
-                /**
-                 * @description Only values whose period ends on or after this day.
-                 * @example 2012-01-01
-                 */
-                period_from?: string;
-                /**
-                 * @description Only values whose period starts on or before this day.
-                 * @example 2013-12-31
-                 */
-                period_to?: string;
+                /** @description How to group the funding lines. */
+                group_by: components["schemas"]["FundingGroupBy"];
                 /** @description Language of group labels. */
                 lang?: components["schemas"]["Lang"];
-                /** @description Only projects with this status. */
-                status?: components["schemas"]["ProjectStatus"];
-                /** @description Only projects this organisation leads or partners in. */
+                /**
+                 * @description Full-text search over titles, summaries, aims and reference numbers, in every
+                 *     language; ignores case and diacritics (`ilukste` finds `Ilūkstes`) and Latvian word
+                 *     endings; best matches first unless `sort` says otherwise.
+                 * @example ilukste
+                 */
+                q?: string;
+                /**
+                 * @description Only projects with one of these statuses.
+                 * @example active,completed
+                 */
+                status?: string;
+                /**
+                 * @description Only projects one of these organisations leads or partners in (with `role`: holds that
+                 *     role).
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
                 organisation?: string;
-                /** @description Only projects this organisation leads. */
+                /**
+                 * @description Only projects where some partner holds one of these roles
+                 *     (`/v1/vocabularies/partner_roles`).
+                 * @example partner
+                 */
+                role?: string;
+                /**
+                 * @description Only projects one of these organisations leads.
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
                 lead_organisation?: string;
-                /** @description Only projects under this programme (main programme or a funding line). */
+                /**
+                 * @description Only projects under one of these programmes (main programme or a funding line).
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7d
+                 */
                 programme?: string;
                 /**
-                 * @description Only projects aimed at this target group (code).
-                 * @example seniors
+                 * @description Only projects aimed at one of these target groups (codes).
+                 * @example seniors,youth
                  */
                 target_group?: string;
                 /**
-                 * @description Only projects working in this region (code).
-                 * @example latgale
+                 * @description Only projects working in one of these regions (codes).
+                 * @example latgale,kurzeme
                  */
                 region?: string;
                 /**
-                 * @description Only projects with an activity of this kind.
+                 * @description Only projects with an activity of one of these kinds (`/v1/vocabularies/activity_kinds`).
                  * @example course
                  */
                 activity_kind?: string;
                 /**
-                 * @description Only projects running on this day.
+                 * @description Only projects reporting values of one of these indicators (codes).
+                 * @example participants
+                 */
+                indicator?: string;
+                /**
+                 * @description Only the project with this reference number.
+                 * @example 2012.EEZ/PP/2/MAC/016/037
+                 */
+                reference?: string;
+                /**
+                 * @description Only projects running on this day (started on or before it, not ended before it).
                  * @example 2013-03-08
                  */
                 active_on?: string;
-                /** @description Only projects starting on or after this day. */
+                /**
+                 * @description Only projects starting on or after this day.
+                 * @example 2012-01-01
+                 */
                 starts_after?: string;
-                /** @description Only projects starting on or before this day. */
+                /**
+                 * @description Only projects starting on or before this day.
+                 * @example 2013-12-31
+                 */
                 starts_before?: string;
                 /** @description Only projects ending on or after this day. */
                 ends_after?: string;
                 /** @description Only projects ending on or before this day. */
                 ends_before?: string;
-                /** @description Only projects matching this search (as `q` on `/v1/projects`). */
+                /**
+                 * @description Only projects changed at or after this instant.
+                 * @example 2026-11-01T00:00:00Z
+                 */
+                updated_since?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Committed amounts by group */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FundingStats"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    indicator_stats: {
+        parameters: {
+            query: {
+                /** @description How to group the values. */
+                group_by: components["schemas"]["GroupBy"];
+                /**
+                 * @description Which values `value` counts: `actual` (default), `target` or `baseline`. Every group
+                 *     also gives all three side by side.
+                 */
+                kind?: components["schemas"]["MetricKind"];
+                /**
+                 * @description Only values whose period ends on or after this day (read from the values themselves).
+                 * @example 2012-01-01
+                 */
+                period_from?: string;
+                /**
+                 * @description Only values whose period starts on or before this day (read from the values themselves).
+                 * @example 2013-12-31
+                 */
+                period_to?: string;
+                /** @description Language of group labels. */
+                lang?: components["schemas"]["Lang"];
+                /**
+                 * @description Full-text search over titles, summaries, aims and reference numbers, in every
+                 *     language; ignores case and diacritics (`ilukste` finds `Ilūkstes`) and Latvian word
+                 *     endings; best matches first unless `sort` says otherwise.
+                 * @example ilukste
+                 */
                 q?: string;
+                /**
+                 * @description Only projects with one of these statuses.
+                 * @example active,completed
+                 */
+                status?: string;
+                /**
+                 * @description Only projects one of these organisations leads or partners in (with `role`: holds that
+                 *     role).
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
+                organisation?: string;
+                /**
+                 * @description Only projects where some partner holds one of these roles
+                 *     (`/v1/vocabularies/partner_roles`).
+                 * @example partner
+                 */
+                role?: string;
+                /**
+                 * @description Only projects one of these organisations leads.
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
+                lead_organisation?: string;
+                /**
+                 * @description Only projects under one of these programmes (main programme or a funding line).
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7d
+                 */
+                programme?: string;
+                /**
+                 * @description Only projects aimed at one of these target groups (codes).
+                 * @example seniors,youth
+                 */
+                target_group?: string;
+                /**
+                 * @description Only projects working in one of these regions (codes).
+                 * @example latgale,kurzeme
+                 */
+                region?: string;
+                /**
+                 * @description Only projects with an activity of one of these kinds (`/v1/vocabularies/activity_kinds`).
+                 * @example course
+                 */
+                activity_kind?: string;
+                /**
+                 * @description Only projects reporting values of one of these indicators (codes).
+                 * @example participants
+                 */
+                indicator?: string;
+                /**
+                 * @description Only the project with this reference number.
+                 * @example 2012.EEZ/PP/2/MAC/016/037
+                 */
+                reference?: string;
+                /**
+                 * @description Only projects running on this day (started on or before it, not ended before it).
+                 * @example 2013-03-08
+                 */
+                active_on?: string;
+                /**
+                 * @description Only projects starting on or after this day.
+                 * @example 2012-01-01
+                 */
+                starts_after?: string;
+                /**
+                 * @description Only projects starting on or before this day.
+                 * @example 2013-12-31
+                 */
+                starts_before?: string;
+                /** @description Only projects ending on or after this day. */
+                ends_after?: string;
+                /** @description Only projects ending on or before this day. */
+                ends_before?: string;
+                /**
+                 * @description Only projects changed at or after this instant.
+                 * @example 2026-11-01T00:00:00Z
+                 */
+                updated_since?: string;
             };
             header?: {
                 /** @description ETag(s) the client holds; a match gives 304 Not Modified */

@@ -16,7 +16,7 @@ use crate::resources::record::{Ctx, Parent};
 use crate::resources::vocabularies::{self, VocabularyName};
 use crate::web::csv_export::{self, Format};
 use crate::web::error::ApiResult;
-use crate::web::http::Query;
+use crate::web::http::{Many, Query};
 use crate::web::listing::{
     self, Cursor, Filters, KeyType, Order, Paging, Search, SortField, Source, Value,
 };
@@ -92,19 +92,21 @@ crate::list_params! {
         pub q: Option<String>,
         /// Language of the labels beside codes in the export.
         pub lang: Option<Lang>,
-        /// Only activities of this project.
-        pub project: Option<Uuid>,
-        /// Only activities of projects this organisation leads or partners in.
-        pub organisation: Option<Uuid>,
-        /// Only activities of this kind (`/v1/vocabularies/activity_kinds`).
-        #[param(example = "meeting")]
-        pub kind: Option<String>,
-        /// Only activities in this region (code).
-        #[param(example = "riga")]
-        pub region: Option<String>,
-        /// Only activities aimed at this target group (code).
-        #[param(example = "seniors")]
-        pub target_group: Option<String>,
+        /// Only activities of these projects (comma-separated ids).
+        #[param(value_type = Option<String>)]
+        pub project: Option<Many<Uuid>>,
+        /// Only activities of projects one of these organisations leads or partners in.
+        #[param(value_type = Option<String>)]
+        pub organisation: Option<Many<Uuid>>,
+        /// Only activities of these kinds (`/v1/vocabularies/activity_kinds`).
+        #[param(value_type = Option<String>, example = "meeting,lecture")]
+        pub kind: Option<Many<String>>,
+        /// Only activities in one of these regions (codes).
+        #[param(value_type = Option<String>, example = "riga")]
+        pub region: Option<Many<String>>,
+        /// Only activities aimed at one of these target groups (codes).
+        #[param(value_type = Option<String>, example = "seniors")]
+        pub target_group: Option<Many<String>>,
         /// Only activities taking place on this day.
         #[param(example = "2013-03-08")]
         pub active_on: Option<NaiveDate>,
@@ -122,44 +124,28 @@ async fn filters(
     params: &ActivityExportParams,
     caller: &Caller,
 ) -> ApiResult<(Filters, Option<String>)> {
-    for (param, vocabulary, code) in [
-        ("kind", VocabularyName::ActivityKinds, &params.kind),
-        ("region", VocabularyName::Regions, &params.region),
-        (
-            "target_group",
-            VocabularyName::TargetGroups,
-            &params.target_group,
-        ),
-    ] {
-        if let Some(code) = code {
-            vocabularies::ensure_code(conn, vocabulary, param, code).await?;
-        }
-    }
+    vocabularies::ensure_codes(conn, VocabularyName::ActivityKinds, "kind", &params.kind).await?;
+    vocabularies::ensure_codes(conn, VocabularyName::Regions, "region", &params.region).await?;
+    vocabularies::ensure_codes(
+        conn,
+        VocabularyName::TargetGroups,
+        "target_group",
+        &params.target_group,
+    )
+    .await?;
     let mut f = Filters::default();
     f.visible(caller.visibility(), "a.project_id");
-    if let Some(project) = params.project {
-        let project = f.bind(Value::Uuid(project));
-        f.and(format!("a.project_id = {project}"));
-    }
-    if let Some(org) = params.organisation {
-        let org = f.bind(Value::Uuid(org));
+    f.any_id("a.project_id", &params.project);
+    if let Some(orgs) = &params.organisation {
+        let orgs = f.bind(Value::Uuids(orgs.values()));
         f.and(format!(
-            "EXISTS (SELECT 1 FROM projects op WHERE op.id = a.project_id AND (op.lead_organisation_id = {org} \
-             OR EXISTS (SELECT 1 FROM project_partners pp WHERE pp.project_id = op.id AND pp.organisation_id = {org})))"
+            "EXISTS (SELECT 1 FROM projects op WHERE op.id = a.project_id AND (op.lead_organisation_id = ANY({orgs}) \
+             OR EXISTS (SELECT 1 FROM project_partners pp WHERE pp.project_id = op.id AND pp.organisation_id = ANY({orgs}))))"
         ));
     }
-    if let Some(kind) = &params.kind {
-        let kind = f.bind(Value::Text(kind.clone()));
-        f.and(format!("a.kind = {kind}"));
-    }
-    if let Some(region) = &params.region {
-        let region = f.bind(Value::Text(region.clone()));
-        f.and(format!("a.region = {region}"));
-    }
-    if let Some(group) = &params.target_group {
-        let group = f.bind(Value::Texts(vec![group.clone()]));
-        f.and(format!("a.target_groups @> {group}"));
-    }
+    f.any_text("a.kind", &params.kind);
+    f.any_text("a.region", &params.region);
+    f.overlaps("a.target_groups", &params.target_group);
     if let Some(day) = params.active_on {
         let day = f.bind(Value::Date(day));
         f.and(format!(

@@ -10,8 +10,8 @@ use crate::resources::record::Ctx;
 use crate::resources::vocabularies::{self, VocabularyName};
 use crate::web::csv_export::{self, opt, Column};
 use crate::web::error::ApiResult;
-use crate::web::http::Query;
-use crate::web::listing::{self, Filters, KeyType, Paging, SortField, Source, Value};
+use crate::web::http::{Many, Query};
+use crate::web::listing::{self, Filters, KeyType, Paging, SortField, Source};
 use crate::web::listing::{Cursor, Order};
 use crate::web::pagination::Page;
 use diesel_async::AsyncPgConnection;
@@ -31,9 +31,9 @@ crate::list_params! {
     pub struct IndicatorListParams ("Page size.") {}
     /// What selects indicators, in the list and its export.
     pub struct IndicatorExportParams {
-        /// Only indicators measured in this unit.
-        #[param(example = "person")]
-        pub unit: Option<String>,
+        /// Only indicators measured in one of these units (comma-separated).
+        #[param(value_type = Option<String>, example = "person")]
+        pub unit: Option<Many<String>>,
         /// Language of the unit labels in the export.
         pub lang: Option<Lang>,
     }
@@ -56,7 +56,7 @@ pub async fn list_indicators(
     let order = SOURCE.order(None, None)?;
     let paging = Paging::of(&params, &SOURCE, &order, false)?;
     let mut filters = Filters::default();
-    filters.equal("i.unit", params.unit.clone().map(Value::Text));
+    filters.any_text("i.unit", &params.unit);
     let mut conn = ctx.state.reader(&ctx.caller).await?;
     let rows = listing::page(&mut conn, &SOURCE, &filters, &order, &paging).await?;
     Ok(rows.map(|i: Indicator| i).respond(&ctx.req))
@@ -131,7 +131,7 @@ pub async fn export_indicators(
 ) -> ApiResult<HttpResponse> {
     let order = SOURCE.order(None, None)?;
     let mut filters = Filters::default();
-    filters.equal("i.unit", params.unit.map(Value::Text));
+    filters.any_text("i.unit", &params.unit);
     let lang = Lang::negotiate(params.lang, &ctx.req).unwrap_or(Lang::Lv);
     let mut conn = ctx.state.reader(&ctx.caller).await?;
     let units = vocabularies::labels(&mut conn, VocabularyName::Units, lang).await?;

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
-use crate::domain::{Aggregation, Id, IndicatorId};
+use crate::domain::{Aggregation, Id, IndicatorId, Relation};
 use crate::resources::record::{Lock, Record, Rights};
 use crate::schema::{indicators, metric_values};
 use crate::validation;
@@ -51,6 +51,18 @@ pub struct IndicatorInput {
     pub unit: String,
     /// How values combine across projects and periods.
     pub aggregation: Aggregation,
+    /// The broader indicator this one counts towards (its family), if any: people trained
+    /// and volunteers are people reached.
+    #[validate(custom(function = "validation::code"))]
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$", example = "people_reached")]
+    pub counts_towards: Option<String>,
+    /// How the people it counts relate to the family's other members; default `overlapping`.
+    #[serde(default = "overlapping")]
+    pub relation: Relation,
+}
+
+fn overlapping() -> Relation {
+    Relation::Overlapping
 }
 
 /// A catalogued kind of outcome number.
@@ -77,6 +89,11 @@ pub struct Indicator {
     pub unit: String,
     /// How values combine.
     pub aggregation: Aggregation,
+    /// The broader indicator this one counts towards, if any.
+    #[schema(example = "people_reached")]
+    pub counts_towards: Option<String>,
+    /// How the people it counts relate to the family's other members.
+    pub relation: Relation,
     /// When the record was created.
     #[schema(example = "2026-11-23T10:00:00Z")]
     pub created_at: DateTime<Utc>,

@@ -19,7 +19,7 @@ use crate::resources::vocabularies::{self, VocabularyName};
 use crate::schema::indicators;
 use crate::web::csv_export::{self, Format};
 use crate::web::error::ApiResult;
-use crate::web::http::Query;
+use crate::web::http::{Many, Query};
 use crate::web::listing::{
     self, Cursor, Filters, KeyType, Order, Paging, SortField, Source, Value,
 };
@@ -52,25 +52,31 @@ crate::list_params! {
         pub sort: Option<String>,
         /// Language of the labels beside codes in the export.
         pub lang: Option<Lang>,
-        /// Only values of this indicator (code).
-        #[param(example = "people_trained")]
-        pub indicator: Option<String>,
-        /// Only values of this project.
-        pub project: Option<Uuid>,
-        /// Only values of projects this organisation leads or partners in.
-        pub organisation: Option<Uuid>,
-        /// Only values of projects under this programme (main programme or a funding line).
-        pub programme: Option<Uuid>,
-        /// Only values of projects working in this region (code).
-        #[param(example = "latgale")]
-        pub region: Option<String>,
-        /// Only values of this activity.
-        pub activity: Option<Uuid>,
-        /// Only actual, target or baseline values.
-        pub kind: Option<MetricKind>,
-        /// Only values about this target group (code).
-        #[param(example = "seniors")]
-        pub target_group: Option<String>,
+        /// Only values of these indicators (codes, comma-separated).
+        #[param(value_type = Option<String>, example = "people_trained,volunteers")]
+        pub indicator: Option<Many<String>>,
+        /// Only values of these projects.
+        #[param(value_type = Option<String>)]
+        pub project: Option<Many<Uuid>>,
+        /// Only values of projects one of these organisations leads or partners in.
+        #[param(value_type = Option<String>)]
+        pub organisation: Option<Many<Uuid>>,
+        /// Only values of projects under one of these programmes (main programme or a funding
+        /// line).
+        #[param(value_type = Option<String>)]
+        pub programme: Option<Many<Uuid>>,
+        /// Only values of projects working in one of these regions (codes).
+        #[param(value_type = Option<String>, example = "latgale")]
+        pub region: Option<Many<String>>,
+        /// Only values of these activities.
+        #[param(value_type = Option<String>)]
+        pub activity: Option<Many<Uuid>>,
+        /// Only actual, target or baseline values (comma-separated).
+        #[param(value_type = Option<String>, example = "actual", pattern = "^(actual|target|baseline)(,(actual|target|baseline))*$")]
+        pub kind: Option<Many<MetricKind>>,
+        /// Only values about one of these target groups (codes).
+        #[param(value_type = Option<String>, example = "seniors")]
+        pub target_group: Option<Many<String>>,
         /// Only values whose period ends on or after this day.
         #[param(example = "2012-01-01")]
         pub period_from: Option<NaiveDate>,
@@ -87,62 +93,50 @@ async fn filters(
     params: &MetricExportParams,
     visibility: Visibility,
 ) -> ApiResult<Filters> {
-    for (param, vocabulary, code) in [
-        ("region", VocabularyName::Regions, &params.region),
-        (
-            "target_group",
-            VocabularyName::TargetGroups,
-            &params.target_group,
-        ),
-    ] {
-        if let Some(code) = code {
-            vocabularies::ensure_code(conn, vocabulary, param, code).await?;
-        }
-    }
+    vocabularies::ensure_codes(conn, VocabularyName::Regions, "region", &params.region).await?;
+    vocabularies::ensure_codes(
+        conn,
+        VocabularyName::TargetGroups,
+        "target_group",
+        &params.target_group,
+    )
+    .await?;
     let mut f = Filters::default();
     f.visible(visibility, "m.project_id");
-    if let Some(code) = &params.indicator {
-        let code = f.bind(Value::Text(code.clone()));
+    if let Some(codes) = &params.indicator {
+        let codes = f.bind(Value::Texts(codes.values()));
         f.and(format!(
-            "m.indicator_id = (SELECT i.id FROM indicators i WHERE i.code = {code})"
+            "m.indicator_id IN (SELECT i.id FROM indicators i WHERE i.code = ANY({codes}))"
         ));
     }
-    if let Some(project) = params.project {
-        let project = f.bind(Value::Uuid(project));
-        f.and(format!("m.project_id = {project}"));
-    }
-    if let Some(org) = params.organisation {
-        let org = f.bind(Value::Uuid(org));
+    f.any_id("m.project_id", &params.project);
+    if let Some(orgs) = &params.organisation {
+        let orgs = f.bind(Value::Uuids(orgs.values()));
         f.and(format!(
-            "m.project_id IN (SELECT id FROM projects WHERE lead_organisation_id = {org} \
-             UNION SELECT project_id FROM project_partners WHERE organisation_id = {org})"
+            "m.project_id IN (SELECT id FROM projects WHERE lead_organisation_id = ANY({orgs}) \
+             UNION SELECT project_id FROM project_partners WHERE organisation_id = ANY({orgs}))"
         ));
     }
-    if let Some(programme) = params.programme {
-        let programme = f.bind(Value::Uuid(programme));
+    if let Some(programmes) = &params.programme {
+        let programmes = f.bind(Value::Uuids(programmes.values()));
         f.and(format!(
-            "m.project_id IN (SELECT id FROM projects WHERE programme_id = {programme} \
-             UNION SELECT project_id FROM project_funding WHERE programme_id = {programme})"
+            "m.project_id IN (SELECT id FROM projects WHERE programme_id = ANY({programmes}) \
+             UNION SELECT project_id FROM project_funding WHERE programme_id = ANY({programmes}))"
         ));
     }
-    if let Some(region) = &params.region {
-        let region = f.bind(Value::Texts(vec![region.clone()]));
+    if let Some(regions) = &params.region {
+        let regions = f.bind(Value::Texts(regions.values()));
         f.and(format!(
-            "m.project_id IN (SELECT id FROM projects WHERE regions @> {region})"
+            "m.project_id IN (SELECT id FROM projects WHERE regions && {regions})"
         ));
     }
-    if let Some(activity) = params.activity {
-        let activity = f.bind(Value::Uuid(activity));
-        f.and(format!("m.activity_id = {activity}"));
-    }
-    if let Some(kind) = params.kind {
-        let kind = f.bind(Value::Text(kind.as_str().to_owned()));
-        f.and(format!("m.kind = {kind}"));
-    }
-    if let Some(group) = &params.target_group {
-        let group = f.bind(Value::Text(group.clone()));
-        f.and(format!("m.target_group = {group}"));
-    }
+    f.any_id("m.activity_id", &params.activity);
+    let kinds = params
+        .kind
+        .as_ref()
+        .map(|k| Many(k.0.iter().map(|k| k.as_str().to_owned()).collect()));
+    f.any_text("m.kind", &kinds);
+    f.any_text("m.target_group", &params.target_group);
     if let Some(from) = params.period_from {
         let from = f.bind(Value::Date(from));
         f.and(format!("coalesce(m.period_end, m.period_start) >= {from}"));
@@ -182,9 +176,14 @@ pub async fn page(ctx: Ctx, mut conn: DbConn, params: MetricListParams) -> ApiRe
     if csv_export::wanted(&ctx.req, params.format) {
         drop(conn);
         let response = export(&ctx, query.clone(), params.cursor.as_deref()).await?;
-        let successor = match query.project {
-            Some(project) => format!("{EXPORT}?project={project}"),
-            None => EXPORT.to_owned(),
+        // A project's own list names its project in the path; the export takes it as a filter.
+        let in_path = ctx.req.match_info().get("id").is_some();
+        let successor = match (
+            in_path,
+            query.project.as_ref().and_then(|p| <[Uuid]>::first(&p.0)),
+        ) {
+            (true, Some(project)) => format!("{EXPORT}?project={project}"),
+            _ => EXPORT.to_owned(),
         };
         return Ok(csv_export::deprecated(response, &ctx.req, &successor));
     }

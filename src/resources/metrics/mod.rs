@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::domain::{MetricId, MetricKind, ProjectId};
 use crate::resources::record::{self, Ctx, Key, Parent};
 use crate::web::error::ApiResult;
-use crate::web::http::{Json, MergePatch, NoParams, Query};
+use crate::web::http::{Json, Many, MergePatch, NoParams, Query};
 use crate::web::pagination::Page;
 
 pub mod batch;
@@ -32,13 +32,15 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 crate::list_params! {
     pub struct ProjectMetricListParams ("Page size.") {
-        /// Only values of this indicator (code).
-        #[param(example = "people_trained")]
-        pub indicator: Option<String>,
-        /// Only values of this activity.
-        pub activity: Option<Uuid>,
-        /// Only actual, target or baseline values.
-        pub kind: Option<MetricKind>,
+        /// Only values of these indicators (codes, comma-separated).
+        #[param(value_type = Option<String>, example = "people_trained")]
+        pub indicator: Option<Many<String>>,
+        /// Only values of these activities.
+        #[param(value_type = Option<String>)]
+        pub activity: Option<Many<Uuid>>,
+        /// Only actual, target or baseline values (comma-separated).
+        #[param(value_type = Option<String>, example = "actual", pattern = "^(actual|target|baseline)(,(actual|target|baseline))*$")]
+        pub kind: Option<Many<MetricKind>>,
     }
 }
 
@@ -62,7 +64,7 @@ async fn list_project_metrics(
         cursor: params.cursor,
         count: params.count,
         indicator: params.indicator,
-        project: Some(project.0),
+        project: Some(Many(vec![project.0])),
         activity: params.activity,
         kind: params.kind,
         ..Default::default()

@@ -17,7 +17,7 @@ use crate::resources::record::Ctx;
 use crate::resources::vocabularies::{self, VocabularyName};
 use crate::web::csv_export::{self, Format};
 use crate::web::error::ApiResult;
-use crate::web::http::Query;
+use crate::web::http::{Many, Query};
 use crate::web::listing::{
     self, Cursor, Filters, KeyType, Order, Paging, Search, SortField, Source, Value,
 };
@@ -65,12 +65,12 @@ crate::list_params! {
         pub q: Option<String>,
         /// Language of the labels beside codes in the export.
         pub lang: Option<Lang>,
-        /// Only organisations of this kind (`/v1/vocabularies/organisation_kinds`).
-        #[param(example = "municipality")]
-        pub kind: Option<String>,
-        /// Only organisations registered in this country (ISO 3166-1 alpha-2).
-        #[param(example = "LV", pattern = "^[A-Z]{2}$")]
-        pub country: Option<String>,
+        /// Only organisations of these kinds (`/v1/vocabularies/organisation_kinds`).
+        #[param(value_type = Option<String>, example = "municipality,ngo")]
+        pub kind: Option<Many<String>>,
+        /// Only organisations registered in one of these countries (ISO 3166-1 alpha-2).
+        #[param(value_type = Option<String>, example = "LV", pattern = "^[A-Z]{2}(,[A-Z]{2})*$")]
+        pub country: Option<Many<String>>,
         /// Only organisations changed at or after this instant.
         #[param(example = "2026-11-01T00:00:00Z")]
         pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
@@ -81,27 +81,27 @@ async fn filters(
     conn: &mut AsyncPgConnection,
     params: &OrganisationExportParams,
 ) -> ApiResult<(Filters, Option<String>)> {
-    if let Some(kind) = &params.kind {
-        vocabularies::ensure_code(conn, VocabularyName::OrganisationKinds, "kind", kind).await?;
-    }
-    if let Some(country) = &params.country {
-        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(crate::web::error::ApiError::bad_param(
-                "country",
-                "invalid",
-                "country is an ISO 3166-1 alpha-2 code in capitals, like LV",
-            ));
-        }
+    vocabularies::ensure_codes(
+        conn,
+        VocabularyName::OrganisationKinds,
+        "kind",
+        &params.kind,
+    )
+    .await?;
+    let countries = params.country.iter().flat_map(|c| &c.0);
+    if countries
+        .clone()
+        .any(|c| c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()))
+    {
+        return Err(crate::web::error::ApiError::bad_param(
+            "country",
+            "invalid",
+            "country is an ISO 3166-1 alpha-2 code in capitals, like LV",
+        ));
     }
     let mut f = Filters::default();
-    if let Some(kind) = &params.kind {
-        let kind = f.bind(Value::Text(kind.clone()));
-        f.and(format!("o.kind = {kind}"));
-    }
-    if let Some(country) = &params.country {
-        let country = f.bind(Value::Text(country.clone()));
-        f.and(format!("o.country = {country}"));
-    }
+    f.any_text("o.kind", &params.kind);
+    f.any_text("o.country", &params.country);
     if let Some(since) = params.updated_since {
         let since = f.bind(Value::Time(since));
         f.and(format!("o.updated_at >= {since}"));

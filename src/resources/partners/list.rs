@@ -9,7 +9,7 @@ use super::{Partner, PartnerRow};
 use crate::domain::ProjectId;
 use crate::resources::record::{Ctx, Parent};
 use crate::web::error::ApiResult;
-use crate::web::http::Query;
+use crate::web::http::{Many, Query};
 use crate::web::listing::{self, Filters, Paging, Source, Value};
 use crate::web::pagination::Page;
 
@@ -25,11 +25,12 @@ static COLUMNS: LazyLock<String> = crate::list_columns!(project_partners, Partne
 
 crate::list_params! {
     pub struct PartnerListParams ("Page size.") {
-        /// Only partners with this role.
-        #[param(example = "partner")]
-        pub role: Option<String>,
-        /// Only this organisation's partnerships.
-        pub organisation: Option<Uuid>,
+        /// Only partners with one of these roles (comma-separated).
+        #[param(value_type = Option<String>, example = "partner")]
+        pub role: Option<Many<String>>,
+        /// Only these organisations' partnerships.
+        #[param(value_type = Option<String>)]
+        pub organisation: Option<Many<Uuid>>,
     }
 }
 
@@ -52,8 +53,8 @@ pub async fn list_partners(
     ctx.caller.ensure_visible(&mut conn, project).await?;
     let mut filters = Filters::default();
     filters.equal("pp.project_id", Some(Value::Uuid(project.0)));
-    filters.equal("pp.role", params.role.map(Value::Text));
-    filters.equal("pp.organisation_id", params.organisation.map(Value::Uuid));
+    filters.any_text("pp.role", &params.role);
+    filters.any_id("pp.organisation_id", &params.organisation);
     let rows = listing::page::<PartnerRow>(&mut conn, &SOURCE, &filters, &order, &paging).await?;
     Ok(rows.map(Partner::from).respond(&ctx.req))
 }

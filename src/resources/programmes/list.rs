@@ -10,9 +10,9 @@ use crate::resources::lookup;
 use crate::resources::record::Ctx;
 use crate::web::csv_export::{self, opt, Column};
 use crate::web::error::ApiResult;
-use crate::web::http::Query;
+use crate::web::http::{Many, Query};
 use crate::web::listing::Cursor;
-use crate::web::listing::{self, Filters, Paging, Source, Value};
+use crate::web::listing::{self, Filters, Paging, Source};
 use crate::web::pagination::Page;
 use diesel_async::AsyncPgConnection;
 use std::collections::HashMap;
@@ -31,18 +31,20 @@ crate::list_params! {
     pub struct ProgrammeListParams ("Page size.") {}
     /// What selects programmes, in the list and its export.
     pub struct ProgrammeExportParams {
-        /// Only programmes funded by this organisation.
-        pub funder: Option<Uuid>,
-        /// Only programmes administered by this organisation.
-        pub administrator: Option<Uuid>,
+        /// Only programmes funded by one of these organisations (comma-separated ids).
+        #[param(value_type = Option<String>)]
+        pub funder: Option<Many<Uuid>>,
+        /// Only programmes administered by one of these organisations.
+        #[param(value_type = Option<String>)]
+        pub administrator: Option<Many<Uuid>>,
     }
 }
 
 impl ProgrammeExportParams {
     fn filters(&self) -> Filters {
         let mut filters = Filters::default();
-        filters.equal("g.funder_id", self.funder.map(Value::Uuid));
-        filters.equal("g.administrator_id", self.administrator.map(Value::Uuid));
+        filters.any_id("g.funder_id", &self.funder);
+        filters.any_id("g.administrator_id", &self.administrator);
         filters
     }
 }

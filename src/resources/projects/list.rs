@@ -1,9 +1,10 @@
 //! Reading projects: the filtered, sorted, searchable list (JSON or CSV), and the embedding of
 //! related records with a fixed number of queries per request.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, LazyLock};
 
+use crate::web::pagination::FacetCount;
 use actix_web::{get, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
@@ -29,7 +30,7 @@ use crate::schema::{
 };
 use crate::web::csv_export::{self, opt, Column, Format};
 use crate::web::error::ApiResult;
-use crate::web::http::Query;
+use crate::web::http::{Many, Query2};
 use crate::web::listing::{
     self, Cursor, Filters, KeyType, Order, Paging, Search, SortField, Source, Value,
 };
@@ -90,12 +91,6 @@ crate::list_params! {
             pattern = "^(partners|activities|metrics|funding|lead_organisation|programme)(,(partners|activities|metrics|funding|lead_organisation|programme))*$"
         )]
         pub include: Option<String>,
-        /// Deprecated: `csv` answers the export (`/v1/exports/projects.csv`).
-        #[param(ignore)]
-        pub format: Option<Format>,
-    }
-    /// What selects and orders projects: the list, its exports and the stats take them.
-    pub struct ProjectFilters {
         /// Order: `id` (default; creation order), `updated_at`, `title`, `start_date`, `end_date`,
         /// or `relevance` (default with `q`); prefix `-` for descending. Unknown dates sort last.
         #[param(
@@ -103,57 +98,180 @@ crate::list_params! {
             pattern = "^(-?(id|updated_at|title|start_date|end_date)|relevance)$"
         )]
         pub sort: Option<String>,
-        /// Full-text search over titles, summaries, aims and reference numbers, in every
-        /// language; ignores case and diacritics (`ilukste` finds `Ilūkstes`) and Latvian word
-        /// endings; best matches first unless `sort` says otherwise.
-        #[param(example = "ilukste", min_length = 1, max_length = 200)]
-        pub q: Option<String>,
-        /// Language of titles, summaries and aims (falls back to the original; overrides
-        /// `Accept-Language`), and of the labels beside codes in exports.
+        /// Language of titles, summaries and aims (falls back to the original); overrides
+        /// `Accept-Language`.
         pub lang: Option<Lang>,
-        /// Only projects with this status.
-        pub status: Option<ProjectStatus>,
-        /// Only projects this organisation leads or partners in (with `role`: holds that role).
-        pub organisation: Option<Uuid>,
-        /// Only projects where some partner holds this role (`/v1/vocabularies/partner_roles`).
-        #[param(example = "partner")]
-        pub role: Option<String>,
-        /// Only projects this organisation leads.
-        pub lead_organisation: Option<Uuid>,
-        /// Only projects under this programme (main programme or a funding line).
-        pub programme: Option<Uuid>,
-        /// Only projects aimed at this target group (code).
-        #[param(example = "seniors")]
-        pub target_group: Option<String>,
-        /// Only projects working in this region (code).
-        #[param(example = "latgale")]
-        pub region: Option<String>,
-        /// Only projects with an activity of this kind (`/v1/vocabularies/activity_kinds`).
-        #[param(example = "course")]
-        pub activity_kind: Option<String>,
-        /// Only projects reporting values of this indicator (code).
-        #[param(example = "participants")]
-        pub indicator: Option<String>,
-        /// Only the project with this reference number.
-        #[param(example = "2012.EEZ/PP/2/MAC/016/037")]
-        pub reference: Option<String>,
-        /// Only projects running on this day (started on or before it, not ended before it).
-        #[param(example = "2013-03-08")]
-        pub active_on: Option<NaiveDate>,
-        /// Only projects starting on or after this day.
-        #[param(example = "2012-01-01")]
-        pub starts_after: Option<NaiveDate>,
-        /// Only projects starting on or before this day.
-        #[param(example = "2013-12-31")]
-        pub starts_before: Option<NaiveDate>,
-        /// Only projects ending on or after this day.
-        pub ends_after: Option<NaiveDate>,
-        /// Only projects ending on or before this day.
-        pub ends_before: Option<NaiveDate>,
-        /// Only projects changed at or after this instant.
-        #[param(example = "2026-11-01T00:00:00Z")]
-        pub updated_since: Option<DateTime<Utc>>,
+        /// Count the projects the filters select by each value of these fields (comma-separated:
+        /// `status`, `region`, `target_group`, `programme`, `lead_organisation`,
+        /// `date_precision`); the counts come as `facets` beside the page.
+        #[param(value_type = Option<String>, example = "status,region",
+            pattern = "^(status|region|target_group|programme|lead_organisation|date_precision)(,(status|region|target_group|programme|lead_organisation|date_precision))*$")]
+        pub facets: Option<Many<Facet>>,
+        /// Deprecated: `csv` answers the export (`/v1/exports/projects.csv`).
+        #[param(ignore)]
+        pub format: Option<Format>,
     }
+}
+
+/// How a projects export is ordered and labelled.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ProjectExportParams {
+    /// Order: `id` (default; creation order), `updated_at`, `title`, `start_date`, `end_date`,
+    /// or `relevance` (default with `q`); prefix `-` for descending. Unknown dates sort last.
+    #[param(
+        example = "-start_date",
+        pattern = "^(-?(id|updated_at|title|start_date|end_date)|relevance)$"
+    )]
+    pub sort: Option<String>,
+    /// Language of titles, summaries and aims, and of the labels beside codes.
+    pub lang: Option<Lang>,
+}
+
+/// What selects projects: the list, its exports, the indicator stats and the funding totals
+/// take them. They combine with AND; a parameter with several comma-separated values matches
+/// any of them (`region=latgale,kurzeme`).
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ProjectFilters {
+    /// Full-text search over titles, summaries, aims and reference numbers, in every
+    /// language; ignores case and diacritics (`ilukste` finds `Ilūkstes`) and Latvian word
+    /// endings; best matches first unless `sort` says otherwise.
+    #[param(example = "ilukste", min_length = 1, max_length = 200)]
+    pub q: Option<String>,
+    /// Only projects with one of these statuses.
+    #[param(value_type = Option<String>, example = "active,completed",
+        pattern = "^(draft|planned|active|completed|cancelled)(,(draft|planned|active|completed|cancelled))*$")]
+    pub status: Option<Many<ProjectStatus>>,
+    /// Only projects one of these organisations leads or partners in (with `role`: holds that
+    /// role).
+    #[param(value_type = Option<String>, example = "0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b")]
+    pub organisation: Option<Many<Uuid>>,
+    /// Only projects where some partner holds one of these roles
+    /// (`/v1/vocabularies/partner_roles`).
+    #[param(value_type = Option<String>, example = "partner")]
+    pub role: Option<Many<String>>,
+    /// Only projects one of these organisations leads.
+    #[param(value_type = Option<String>, example = "0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b")]
+    pub lead_organisation: Option<Many<Uuid>>,
+    /// Only projects under one of these programmes (main programme or a funding line).
+    #[param(value_type = Option<String>, example = "0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7d")]
+    pub programme: Option<Many<Uuid>>,
+    /// Only projects aimed at one of these target groups (codes).
+    #[param(value_type = Option<String>, example = "seniors,youth")]
+    pub target_group: Option<Many<String>>,
+    /// Only projects working in one of these regions (codes).
+    #[param(value_type = Option<String>, example = "latgale,kurzeme")]
+    pub region: Option<Many<String>>,
+    /// Only projects with an activity of one of these kinds (`/v1/vocabularies/activity_kinds`).
+    #[param(value_type = Option<String>, example = "course")]
+    pub activity_kind: Option<Many<String>>,
+    /// Only projects reporting values of one of these indicators (codes).
+    #[param(value_type = Option<String>, example = "participants")]
+    pub indicator: Option<Many<String>>,
+    /// Only the project with this reference number.
+    #[param(example = "2012.EEZ/PP/2/MAC/016/037")]
+    pub reference: Option<String>,
+    /// Only projects running on this day (started on or before it, not ended before it).
+    #[param(example = "2013-03-08")]
+    pub active_on: Option<NaiveDate>,
+    /// Only projects starting on or after this day.
+    #[param(example = "2012-01-01")]
+    pub starts_after: Option<NaiveDate>,
+    /// Only projects starting on or before this day.
+    #[param(example = "2013-12-31")]
+    pub starts_before: Option<NaiveDate>,
+    /// Only projects ending on or after this day.
+    pub ends_after: Option<NaiveDate>,
+    /// Only projects ending on or before this day.
+    pub ends_before: Option<NaiveDate>,
+    /// Only projects changed at or after this instant.
+    #[param(example = "2026-11-01T00:00:00Z")]
+    pub updated_since: Option<DateTime<Utc>>,
+}
+
+crate::text_enum! {
+    /// A field projects can be counted by (`facets=`).
+    Facet {
+        Status => "status",
+        Region => "region",
+        TargetGroup => "target_group",
+        Programme => "programme",
+        LeadOrganisation => "lead_organisation",
+        DatePrecision => "date_precision",
+    }
+}
+
+impl Facet {
+    /// The value(s) of a project `p` this facet counts by.
+    fn expression(self) -> (&'static str, &'static str) {
+        match self {
+            Facet::Status => ("p.status", ""),
+            Facet::Region => (
+                "f.value",
+                " CROSS JOIN LATERAL unnest(p.regions) AS f(value)",
+            ),
+            Facet::TargetGroup => (
+                "f.value",
+                " CROSS JOIN LATERAL unnest(p.target_groups) AS f(value)",
+            ),
+            Facet::Programme => ("p.programme_id::text", ""),
+            Facet::LeadOrganisation => ("p.lead_organisation_id::text", ""),
+            Facet::DatePrecision => ("p.date_precision", ""),
+        }
+    }
+}
+
+/// Counts the projects `filters` select by each value of each facet, most frequent first.
+async fn facets(
+    conn: &mut AsyncPgConnection,
+    filters: &Filters,
+    wanted: &[Facet],
+    lang: Lang,
+) -> ApiResult<BTreeMap<String, Vec<FacetCount>>> {
+    let mut out = BTreeMap::new();
+    for facet in wanted {
+        let (value, join) = facet.expression();
+        let label = match facet {
+            Facet::Region => format!("(SELECT {{l}} FROM regions WHERE code = {value})"),
+            Facet::TargetGroup => format!("(SELECT {{l}} FROM target_groups WHERE code = {value})"),
+            Facet::Programme => {
+                "(SELECT name FROM programmes WHERE id = p.programme_id)".to_owned()
+            }
+            Facet::LeadOrganisation => {
+                "(SELECT name FROM organisations WHERE id = p.lead_organisation_id)".to_owned()
+            }
+            Facet::Status | Facet::DatePrecision => "NULL::text".to_owned(),
+        }
+        .replace(
+            "{l}",
+            if lang == Lang::Lv {
+                "label_lv"
+            } else {
+                "label_en"
+            },
+        );
+        let sql = filters
+            .statement(&format!(
+                "SELECT value, min(label) AS label, count(*) AS count FROM (SELECT {value} AS value, \
+                 {label} AS label FROM projects p{join}"
+            ))
+            .wrap("", ") v GROUP BY value ORDER BY count DESC, value NULLS LAST");
+        let mut counts: Vec<FacetCount> = sql.into_query().load(conn).await?;
+        if *facet == Facet::Status {
+            for count in &mut counts {
+                count.label = count
+                    .value
+                    .as_deref()
+                    .and_then(|v| v.parse::<ProjectStatus>().ok())
+                    .map(|s| s.label(lang).to_owned());
+            }
+        }
+        out.insert(facet.as_str().to_owned(), counts);
+    }
+    Ok(out)
 }
 
 /// Query parameters of a single project read.
@@ -187,7 +305,7 @@ pub async fn filters(
     params: &ProjectFilters,
     visibility: Visibility,
 ) -> ApiResult<(Filters, Option<String>)> {
-    for (param, vocabulary, code) in [
+    for (param, vocabulary, codes) in [
         (
             "target_group",
             VocabularyName::TargetGroups,
@@ -201,72 +319,73 @@ pub async fn filters(
             &params.activity_kind,
         ),
     ] {
-        if let Some(code) = code {
+        for code in codes.iter().flat_map(|c| &c.0) {
             vocabularies::ensure_code(conn, vocabulary, param, code).await?;
         }
     }
+    let texts = |values: &Option<Many<String>>| values.as_ref().map(|v| Value::Texts(v.values()));
+    let uuids = |values: &Option<Many<Uuid>>| values.as_ref().map(|v| Value::Uuids(v.values()));
     let mut f = Filters::default();
     f.visible_projects(visibility, "p");
-    if let Some(status) = params.status {
-        let status = f.bind(Value::Text(status.as_str().to_owned()));
-        f.and(format!("p.status = {status}"));
+    if let Some(status) = &params.status {
+        let status = f.bind(Value::Texts(
+            status.0.iter().map(|s| s.as_str().to_owned()).collect(),
+        ));
+        f.and(format!("p.status = ANY({status})"));
     }
-    match (params.organisation, &params.role) {
-        (Some(org), None) => {
-            let org = f.bind(Value::Uuid(org));
+    match (uuids(&params.organisation), texts(&params.role)) {
+        (Some(orgs), None) => {
+            let orgs = f.bind(orgs);
             f.and(format!(
-                "(p.lead_organisation_id = {org} OR EXISTS (SELECT 1 FROM project_partners pp \
-                 WHERE pp.project_id = p.id AND pp.organisation_id = {org}))"
+                "(p.lead_organisation_id = ANY({orgs}) OR EXISTS (SELECT 1 FROM project_partners pp \
+                 WHERE pp.project_id = p.id AND pp.organisation_id = ANY({orgs})))"
             ));
         }
-        (org, Some(role)) => {
-            let role = f.bind(Value::Text(role.clone()));
-            let org = match org {
-                Some(org) => format!(" AND pp.organisation_id = {}", f.bind(Value::Uuid(org))),
+        (orgs, Some(roles)) => {
+            let roles = f.bind(roles);
+            let orgs = match orgs {
+                Some(orgs) => format!(" AND pp.organisation_id = ANY({})", f.bind(orgs)),
                 None => String::new(),
             };
             f.and(format!(
-                "EXISTS (SELECT 1 FROM project_partners pp WHERE pp.project_id = p.id AND pp.role = {role}{org})"
+                "EXISTS (SELECT 1 FROM project_partners pp WHERE pp.project_id = p.id AND pp.role = ANY({roles}){orgs})"
             ));
         }
         (None, None) => {}
     }
-    if let Some(org) = params.lead_organisation {
-        let org = f.bind(Value::Uuid(org));
-        f.and(format!("p.lead_organisation_id = {org}"));
+    if let Some(orgs) = uuids(&params.lead_organisation) {
+        let orgs = f.bind(orgs);
+        f.and(format!("p.lead_organisation_id = ANY({orgs})"));
     }
-    if let Some(programme) = params.programme {
-        let programme = f.bind(Value::Uuid(programme));
+    if let Some(programmes) = uuids(&params.programme) {
+        let programmes = f.bind(programmes);
         f.and(format!(
-            "(p.programme_id = {programme} OR EXISTS (SELECT 1 FROM project_funding pf \
-             WHERE pf.project_id = p.id AND pf.programme_id = {programme}))"
+            "(p.programme_id = ANY({programmes}) OR EXISTS (SELECT 1 FROM project_funding pf \
+             WHERE pf.project_id = p.id AND pf.programme_id = ANY({programmes})))"
         ));
     }
-    if let Some(group) = &params.target_group {
-        let group = f.bind(Value::Texts(vec![group.clone()]));
-        f.and(format!("p.target_groups @> {group}"));
+    if let Some(groups) = texts(&params.target_group) {
+        let groups = f.bind(groups);
+        f.and(format!("p.target_groups && {groups}"));
     }
-    if let Some(region) = &params.region {
-        let region = f.bind(Value::Texts(vec![region.clone()]));
-        f.and(format!("p.regions @> {region}"));
+    if let Some(regions) = texts(&params.region) {
+        let regions = f.bind(regions);
+        f.and(format!("p.regions && {regions}"));
     }
-    if let Some(kind) = &params.activity_kind {
-        let kind = f.bind(Value::Text(kind.clone()));
+    if let Some(kinds) = texts(&params.activity_kind) {
+        let kinds = f.bind(kinds);
         f.and(format!(
-            "EXISTS (SELECT 1 FROM activities a WHERE a.project_id = p.id AND a.kind = {kind})"
+            "EXISTS (SELECT 1 FROM activities a WHERE a.project_id = p.id AND a.kind = ANY({kinds}))"
         ));
     }
-    if let Some(code) = &params.indicator {
-        let code = f.bind(Value::Text(code.clone()));
+    if let Some(codes) = texts(&params.indicator) {
+        let codes = f.bind(codes);
         f.and(format!(
-            "EXISTS (SELECT 1 FROM metric_values m JOIN indicators i ON i.id = m.indicator_id \
-             WHERE m.project_id = p.id AND i.code = {code})"
+            "EXISTS (SELECT 1 FROM metric_rollups m JOIN indicators i ON i.id = m.indicator_id \
+             WHERE m.project_id = p.id AND i.code = ANY({codes}))"
         ));
     }
-    if let Some(reference) = &params.reference {
-        let reference = f.bind(Value::Text(reference.clone()));
-        f.and(format!("p.reference = {reference}"));
-    }
+    f.equal("p.reference", params.reference.clone().map(Value::Text));
     if let Some(day) = params.active_on {
         let day = f.bind(Value::Date(day));
         f.and(format!(
@@ -415,7 +534,7 @@ async fn assemble(
 /// `GET /v1/exports/projects.csv` (with `projects-partners.csv` and `projects-funding.csv`).
 #[utoipa::path(
     tag = "projects",
-    params(ProjectListParams),
+    params(ProjectListParams, ProjectFilters),
     responses((status = 200, description = "One page of projects", body = Page<Project>,
         headers(("Link" = String, description = "`<url>; rel=\"next\"` when there is a next page"),
                 ("Content-Language" = String, description = "The language asked for, when one was"))))
@@ -423,12 +542,15 @@ async fn assemble(
 #[get("/projects")]
 pub async fn list_projects(
     ctx: Ctx,
-    Query(params): Query<ProjectListParams>,
+    Query2(params, filters): Query2<ProjectListParams, ProjectFilters>,
 ) -> ApiResult<HttpResponse> {
-    let query = ProjectFilters::from(&params);
     if csv_export::wanted(&ctx.req, params.format) {
+        let order = ProjectExportParams {
+            sort: params.sort.clone(),
+            lang: params.lang,
+        };
         let file = Table::Projects
-            .export(&ctx, &query, params.cursor.as_deref())
+            .export(&ctx, &order, &filters, params.cursor.as_deref())
             .await?;
         let response = csv_export::respond_file(file, "projects.csv", "text/csv; charset=utf-8")?;
         return Ok(csv_export::deprecated(
@@ -439,15 +561,20 @@ pub async fn list_projects(
     }
     let Ctx { state, caller, req } = ctx;
     let embeds = listing::parse_include(params.include.as_deref(), EMBEDS)?;
-    let lang = Lang::negotiate(query.lang, &req);
+    let lang = Lang::negotiate(params.lang, &req);
     let mut conn = state.reader(&caller).await?;
-    let (filters, relevance) = filters(&mut conn, &query, caller.visibility()).await?;
-    let order = SOURCE.order(query.sort.as_deref(), relevance.as_deref())?;
+    let (filters, relevance) = self::filters(&mut conn, &filters, caller.visibility()).await?;
+    let order = SOURCE.order(params.sort.as_deref(), relevance.as_deref())?;
     let paging = Paging::of(&params, &SOURCE, &order, !embeds.is_empty())?;
     let mut rows = listing::page(&mut conn, &SOURCE, &filters, &order, &paging).await?;
     let mut projects = assemble(&mut conn, std::mem::take(&mut rows.rows), lang).await?;
     embed(&mut conn, &mut projects, &embeds).await?;
-    let mut response = rows.page(projects).respond(&req);
+    let mut page = rows.page(projects);
+    if let Some(wanted) = &params.facets {
+        let labels = lang.unwrap_or(Lang::Lv);
+        page.facets = Some(facets(&mut conn, &filters, &wanted.0, labels).await?);
+    }
+    let mut response = page.respond(&req);
     content_language(&mut response, lang);
     Ok(response)
 }
@@ -460,16 +587,16 @@ pub async fn list_projects(
 /// and funding lines, one row each, are `projects-partners.csv` and `projects-funding.csv`.
 #[utoipa::path(
     tag = "exports",
-    params(ProjectFilters),
+    params(ProjectExportParams, ProjectFilters),
     responses((status = 200, description = "The projects as CSV", body = String,
         content_type = "text/csv"))
 )]
 #[get("/exports/projects.csv")]
 pub async fn export_projects(
     ctx: Ctx,
-    Query(params): Query<ProjectFilters>,
+    Query2(params, filters): Query2<ProjectExportParams, ProjectFilters>,
 ) -> ApiResult<HttpResponse> {
-    Table::Projects.respond(&ctx, &params).await
+    Table::Projects.respond(&ctx, &params, &filters).await
 }
 
 /// Export the partners of projects as CSV
@@ -478,16 +605,16 @@ pub async fn export_projects(
 /// organisation's name and the role's label.
 #[utoipa::path(
     tag = "exports",
-    params(ProjectFilters),
+    params(ProjectExportParams, ProjectFilters),
     responses((status = 200, description = "The partnerships as CSV", body = String,
         content_type = "text/csv"))
 )]
 #[get("/exports/projects-partners.csv")]
 pub async fn export_project_partners(
     ctx: Ctx,
-    Query(params): Query<ProjectFilters>,
+    Query2(params, filters): Query2<ProjectExportParams, ProjectFilters>,
 ) -> ApiResult<HttpResponse> {
-    Table::Partners.respond(&ctx, &params).await
+    Table::Partners.respond(&ctx, &params, &filters).await
 }
 
 /// Export the funding lines of projects as CSV
@@ -496,16 +623,16 @@ pub async fn export_project_partners(
 /// position), with the programme's and funder's names.
 #[utoipa::path(
     tag = "exports",
-    params(ProjectFilters),
+    params(ProjectExportParams, ProjectFilters),
     responses((status = 200, description = "The funding lines as CSV", body = String,
         content_type = "text/csv"))
 )]
 #[get("/exports/projects-funding.csv")]
 pub async fn export_project_funding(
     ctx: Ctx,
-    Query(params): Query<ProjectFilters>,
+    Query2(params, filters): Query2<ProjectExportParams, ProjectFilters>,
 ) -> ApiResult<HttpResponse> {
-    Table::Funding.respond(&ctx, &params).await
+    Table::Funding.respond(&ctx, &params, &filters).await
 }
 
 /// Sets `Content-Language` when the request asked for a language.
@@ -547,11 +674,13 @@ impl Table {
     async fn export(
         self,
         ctx: &Ctx,
-        params: &ProjectFilters,
+        params: &ProjectExportParams,
+        filters: &ProjectFilters,
         cursor: Option<&str>,
     ) -> ApiResult<std::fs::File> {
         let mut conn = ctx.state.reader(&ctx.caller).await?;
-        let (filters, relevance) = filters(&mut conn, params, ctx.caller.visibility()).await?;
+        let (filters, relevance) =
+            self::filters(&mut conn, filters, ctx.caller.visibility()).await?;
         let order = SOURCE.order(params.sort.as_deref(), relevance.as_deref())?;
         let cursor = Cursor::decode(cursor, &order, SOURCE.id_type)?;
         let lang = Lang::negotiate(params.lang, &ctx.req).unwrap_or(Lang::Lv);
@@ -564,8 +693,13 @@ impl Table {
         csv_export::snapshot(&mut conn, &self.header(), &export, cursor, chunk).await
     }
 
-    async fn respond(self, ctx: &Ctx, params: &ProjectFilters) -> ApiResult<HttpResponse> {
-        let file = self.export(ctx, params, None).await?;
+    async fn respond(
+        self,
+        ctx: &Ctx,
+        params: &ProjectExportParams,
+        filters: &ProjectFilters,
+    ) -> ApiResult<HttpResponse> {
+        let file = self.export(ctx, params, filters, None).await?;
         let filename = format!("{}.csv", self.name());
         csv_export::respond_file(file, &filename, "text/csv; charset=utf-8")
     }
