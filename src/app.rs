@@ -88,6 +88,7 @@ pub fn build(
         )
         .default_service(web::to(fallback))
         .wrap(from_fn(crate::web::caching::middleware))
+        .wrap(from_fn(crate::web::response_store::middleware))
         .wrap(from_fn(crate::web::idempotency::middleware))
         .wrap(from_fn(crate::auth::middleware::authenticate))
         .wrap(from_fn(reject_unsupported_methods))

@@ -127,6 +127,9 @@ pub struct ServeArgs {
     /// request is answered 503 and its transaction rolled back (milliseconds).
     #[arg(long, env = "KOPA_STATEMENT_TIMEOUT_MS", default_value_t = 30_000)]
     pub statement_timeout_ms: u64,
+    /// Memory for anonymous reads kept until the registry changes, in MiB (0: keep none).
+    #[arg(long, env = "KOPA_RESPONSE_STORE_MB", default_value_t = 64)]
+    pub response_store_mb: u64,
     /// Requests per minute per API key (0: no limit).
     #[arg(long, env = "KOPA_RATE_LIMIT_KEY", default_value_t = 6000)]
     pub rate_limit_key: u32,

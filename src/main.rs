@@ -150,7 +150,15 @@ fn serve(args: ServeArgs) -> Result<()> {
             }
         }
         actix_web::rt::spawn(kopa::web::idempotency::purge_periodically(pool.clone()));
-        let mut state = kopa::state::AppState::new(pool, limits);
+        let store = std::sync::Arc::new(kopa::web::response_store::ResponseStore::new(
+            args.response_store_mb,
+        ));
+        actix_web::rt::spawn(kopa::web::response_store::listen(
+            store.clone(),
+            url.clone(),
+            args.database_read_url.is_some(),
+        ));
+        let mut state = kopa::state::AppState::new(pool, limits).with_store(store);
         if let Some(read_url) = &args.database_read_url {
             state = state.with_read_pool(kopa::db::pool(
                 &kopa::db::with_statement_timeout(read_url, statement_timeout),

@@ -8,6 +8,8 @@ use crate::auth::rate_limit::{RateLimiter, RateLimits};
 use crate::auth::Caller;
 use crate::db::{DbConn, DbPool};
 use crate::web::error::ApiResult;
+use crate::web::response_store::ResponseStore;
+use std::sync::Arc;
 
 pub struct AppState {
     /// The primary: writes, and reads that must see them.
@@ -15,6 +17,8 @@ pub struct AppState {
     /// A read replica for anonymous reads (`DATABASE_READ_URL`), if configured.
     pub read_pool: Option<DbPool>,
     pub limiter: RateLimiter,
+    /// Anonymous reads kept until the registry changes (off unless configured).
+    pub store: Arc<ResponseStore>,
 }
 
 impl AppState {
@@ -23,7 +27,14 @@ impl AppState {
             pool,
             read_pool: None,
             limiter: RateLimiter::new(limits),
+            store: Arc::new(ResponseStore::new(0)),
         }
+    }
+
+    /// Keeps anonymous reads in `store` (whose listener the caller runs).
+    pub fn with_store(mut self, store: Arc<ResponseStore>) -> Self {
+        self.store = store;
+        self
     }
 
     /// Sends anonymous reads to a replica.

@@ -21,6 +21,7 @@ pub struct Metrics {
     pool_size: IntGauge,
     pool_in_use: IntGauge,
     pool_waiting: IntGauge,
+    store: IntCounterVec,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -69,8 +70,19 @@ impl Metrics {
             "Requests waiting for a pooled connection",
         )
         .expect("valid metric");
+        let store = IntCounterVec::new(
+            Opts::new(
+                "kopa_response_store_total",
+                "Anonymous reads answered from the response store (hit), read and kept (miss), \
+                 read and not kept (pass), and kept responses dropped for space (eviction) or \
+                 because the registry changed (invalidation)",
+            ),
+            &["event"],
+        )
+        .expect("valid metric");
         for collector in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(store.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(requests.clone()),
             Box::new(latency.clone()),
             Box::new(database_errors.clone()),
             Box::new(batch_items.clone()),
@@ -89,7 +101,13 @@ impl Metrics {
             pool_size,
             pool_in_use,
             pool_waiting,
+            store,
         }
+    }
+
+    /// A response store event: `hit`, `miss`, `pass`, `eviction`, `invalidation`.
+    pub fn store(&self, event: &str) {
+        self.store.with_label_values(&[event]).inc();
     }
 
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {

@@ -62,7 +62,19 @@ async fn anonymous_reads_use_the_standby_and_writers_read_their_writes_on_the_pr
         anonymous: 0,
         key: 0,
     };
-    let state = web::Data::new(kopa::state::AppState::new(pool, limits).with_read_pool(read_pool));
+    // Anonymous reads are kept in a response store that follows the primary's notifications.
+    let store = std::sync::Arc::new(kopa::web::response_store::ResponseStore::new(16));
+    actix_web::rt::spawn(kopa::web::response_store::listen(
+        store.clone(),
+        url.clone(),
+        true,
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let state = web::Data::new(
+        kopa::state::AppState::new(pool, limits)
+            .with_read_pool(read_pool)
+            .with_store(store),
+    );
     let app = test::init_service(kopa::app::build(state)).await;
     let auth = ("Authorization", format!("Bearer {token}"));
     let get = |path: String, keyed: bool| {
@@ -110,6 +122,20 @@ async fn anonymous_reads_use_the_standby_and_writers_read_their_writes_on_the_pr
         404,
         "anonymous reads come from the paused standby"
     );
+    // The store heard of the commit, but the standby has not replayed it: what the standby
+    // answers now is not kept, or it would outlive the replay.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..2 {
+        let list = app
+            .call(get("/v1/organisations".to_owned(), false))
+            .await
+            .unwrap();
+        assert_ne!(
+            list.headers().get("x-cache").and_then(|v| v.to_str().ok()),
+            Some("hit"),
+            "a response of the lagging standby is kept"
+        );
+    }
 
     diesel::sql_query("SELECT pg_wal_replay_resume()")
         .execute(&mut standby_conn)

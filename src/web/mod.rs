@@ -10,4 +10,5 @@ pub mod listing;
 pub mod openapi;
 pub mod pagination;
 pub mod request_context;
+pub mod response_store;
 pub mod security;

@@ -18,4 +18,5 @@ mod security;
 mod seeds;
 mod snapshots;
 mod stats;
+mod store;
 mod support;

@@ -411,8 +411,41 @@ impl TestApp {
         }
     }
 
+    /// Another instance on this app's database that keeps anonymous reads in a response store
+    /// following the database's change notifications, as `kopa serve` does.
+    pub async fn storing_sibling(&self) -> TestApp {
+        let pool =
+            kopa::db::pool(&self.db_url, 4, Duration::from_secs(5)).expect("cannot build the pool");
+        let store = std::sync::Arc::new(kopa::web::response_store::ResponseStore::new(16));
+        actix_web::rt::spawn(kopa::web::response_store::listen(
+            store.clone(),
+            self.db_url.clone(),
+            false,
+        ));
+        let limits = kopa::auth::rate_limit::RateLimits {
+            anonymous: 0,
+            key: 0,
+        };
+        let state = kopa::state::AppState::new(pool.clone(), limits).with_store(store);
+        // The listener connects in the background; reads are kept once it listens.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        TestApp {
+            call: Self::serve(state).await,
+            pool,
+            token: std::cell::RefCell::new(self.token()),
+            operator_token: self.operator_token.clone(),
+            database: self.database.clone(),
+            db_url: self.db_url.clone(),
+            owns_database: false,
+        }
+    }
+
     async fn instance(pool: DbPool, limits: kopa::auth::rate_limit::RateLimits) -> Caller {
-        let state = web::Data::new(kopa::state::AppState::new(pool, limits));
+        Self::serve(kopa::state::AppState::new(pool, limits)).await
+    }
+
+    async fn serve(state: kopa::state::AppState) -> Caller {
+        let state = web::Data::new(state);
         let service = Rc::new(actix_web::test::init_service(kopa::app::build(state)).await);
         Rc::new(move |request: TestRequest| {
             let service = service.clone();
