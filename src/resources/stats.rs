@@ -38,7 +38,8 @@ use crate::web::http::{self, Query2};
 use crate::web::listing::{Filters, Value};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(indicator_stats)
+    cfg.service(all_indicator_stats)
+        .service(indicator_stats)
         .service(export_indicator_stats)
         .service(funding_stats)
         .service(export_funding_stats);
@@ -177,6 +178,98 @@ struct KindRow {
     values: i64,
 }
 
+/// The answers' own parameters when every indicator is summed.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TotalsParams {
+    /// Which values `value` counts: `actual` (default), `target` or `baseline`.
+    pub kind: Option<MetricKind>,
+}
+
+/// One indicator's figures over the selected projects.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IndicatorTotal {
+    /// The indicator's code.
+    #[schema(example = "participants")]
+    pub indicator: String,
+    /// Its unit.
+    #[schema(example = "person")]
+    pub unit: String,
+    /// Its aggregation rule.
+    pub aggregation: Aggregation,
+    /// Its figures (`key` is the code; `label` its English name).
+    #[serde(flatten)]
+    pub figures: StatGroup,
+}
+
+/// Every indicator's figures over the selected projects.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IndicatorTotals {
+    /// Which values `value` counts.
+    pub kind: MetricKind,
+    /// One entry per indicator with values, by code.
+    pub indicators: Vec<IndicatorTotal>,
+}
+
+/// Sums of every indicator
+///
+/// What the projects the filters select (the filters of `GET /v1/projects`) achieved, one
+/// entry per indicator with values: e.g. everything a programme's projects reported with
+/// `programme=<id>`. Each indicator on its own (no family totals); targets beside actuals.
+#[utoipa::path(
+    tag = "stats",
+    params(TotalsParams, ProjectFilters),
+    responses((status = 200, description = "Every indicator's figures", body = IndicatorTotals))
+)]
+#[get("/stats/indicators")]
+async fn all_indicator_stats(
+    ctx: Ctx,
+    Query2(params, filters): Query2<TotalsParams, ProjectFilters>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = ctx.state.reader(&ctx.caller).await?;
+    let kind = params.kind.unwrap_or(MetricKind::Actual);
+    let (f, _) = project_filters(&mut conn, &filters, ctx.caller.visibility()).await?;
+    let catalogue: Vec<Indicator> = indicators::table
+        .order(indicators::code)
+        .select(Indicator::as_select())
+        .load(&mut conn)
+        .await?;
+    let members = Members {
+        ids: catalogue.iter().map(|i| i.id).collect(),
+        relations: catalogue.iter().map(|_| "own".to_owned()).collect(),
+        family: Vec::new(),
+    };
+    let groups = pivot(
+        figures(
+            &mut conn,
+            &f,
+            &members,
+            Grouping::Indicator,
+            Source::Rollups,
+        )
+        .await?,
+        kind,
+    );
+    let by_code: HashMap<&str, &Indicator> =
+        catalogue.iter().map(|i| (i.code.as_str(), i)).collect();
+    let indicators = groups
+        .into_iter()
+        .filter_map(|mut figures| {
+            let indicator = by_code.get(figures.key.as_deref()?)?;
+            figures.label = Some(indicator.name.clone());
+            Some(IndicatorTotal {
+                indicator: indicator.code.clone(),
+                unit: indicator.unit.clone(),
+                aggregation: indicator.aggregation,
+                figures,
+            })
+        })
+        .collect();
+    let totals = IndicatorTotals { kind, indicators };
+    Ok(http::json_response(HttpResponse::Ok(), &totals, None))
+}
+
 /// Sums of an indicator
 ///
 /// Takes the project filters of `GET /v1/projects`; `period_from`/`period_to` select values by
@@ -297,12 +390,20 @@ async fn members(conn: &mut AsyncPgConnection, indicator: &Indicator) -> ApiResu
     Ok(members)
 }
 
-/// The figures of every kind, per group (one group for all when `group_by` is `None`).
+/// What the groups of a stats query are: a `GroupBy`, each indicator, or one for all.
+#[derive(Debug, Clone, Copy)]
+enum Grouping {
+    By(GroupBy),
+    Indicator,
+    All,
+}
+
+/// The figures of every kind, per group.
 async fn figures(
     conn: &mut AsyncPgConnection,
     filters: &Filters,
     members: &Members,
-    group_by: Option<GroupBy>,
+    grouping: Grouping,
     source: Source,
 ) -> ApiResult<Vec<KindRow>> {
     let (alias, value, n, year) = match source {
@@ -327,16 +428,17 @@ async fn figures(
         Source::Rollups => "metric_rollups r",
         Source::Values => "metric_values m",
     };
-    let (key, join) = match group_by {
-        None => ("NULL::text".to_owned(), ""),
-        Some(GroupBy::Programme) => ("p.programme_id::text".to_owned(), ""),
-        Some(GroupBy::Organisation) => ("p.lead_organisation_id::text".to_owned(), ""),
-        Some(GroupBy::Region) => (
+    let (key, join) = match grouping {
+        Grouping::All => ("NULL::text".to_owned(), ""),
+        Grouping::Indicator => ("i.code".to_owned(), ""),
+        Grouping::By(GroupBy::Programme) => ("p.programme_id::text".to_owned(), ""),
+        Grouping::By(GroupBy::Organisation) => ("p.lead_organisation_id::text".to_owned(), ""),
+        Grouping::By(GroupBy::Region) => (
             "g.code".to_owned(),
             " LEFT JOIN LATERAL unnest(p.regions) AS g(code) ON true",
         ),
-        Some(GroupBy::Year) => (year.to_owned(), ""),
-        Some(GroupBy::TargetGroup) => (format!("{alias}.target_group"), ""),
+        Grouping::By(GroupBy::Year) => (year.to_owned(), ""),
+        Grouping::By(GroupBy::TargetGroup) => (format!("{alias}.target_group"), ""),
     };
     let mut filters = filters.clone();
     let ids = filters.bind(Value::Uuids(members.ids.clone()));
@@ -438,24 +540,34 @@ async fn compute(
     }
     let members = members(&mut conn, &indicator).await?;
     let mut groups = pivot(
-        figures(&mut conn, &f, &members, Some(params.group_by), source).await?,
+        figures(
+            &mut conn,
+            &f,
+            &members,
+            Grouping::By(params.group_by),
+            source,
+        )
+        .await?,
         kind,
     );
-    let total = pivot(figures(&mut conn, &f, &members, None, source).await?, kind)
-        .pop()
-        .unwrap_or_else(|| {
-            pivot(Vec::new(), kind).pop().unwrap_or(StatGroup {
-                key: None,
-                label: None,
-                value: 0.0,
-                projects: 0,
-                values: 0,
-                actual: None,
-                target: None,
-                baseline: None,
-                progress: None,
-            })
-        });
+    let total = pivot(
+        figures(&mut conn, &f, &members, Grouping::All, source).await?,
+        kind,
+    )
+    .pop()
+    .unwrap_or_else(|| {
+        pivot(Vec::new(), kind).pop().unwrap_or(StatGroup {
+            key: None,
+            label: None,
+            value: 0.0,
+            projects: 0,
+            values: 0,
+            actual: None,
+            target: None,
+            baseline: None,
+            progress: None,
+        })
+    });
     let lang = Lang::negotiate(params.lang, &ctx.req).unwrap_or(Lang::Lv);
     let keys: Vec<String> = groups.iter().filter_map(|g| g.key.clone()).collect();
     let labels = labels(&mut conn, params.group_by.as_str(), &keys, lang).await?;

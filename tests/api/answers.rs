@@ -272,6 +272,24 @@ async fn families_never_count_a_person_twice_and_targets_sit_beside_actuals() {
         .get("/v1/stats/indicators/seniors?group_by=region")
         .await;
     assert_eq!(seniors.body["total"]["value"], 40.0);
+    // Every indicator at once, each on its own.
+    let all = app.get("/v1/stats/indicators").await;
+    assert_eq!(all.status, 200, "{}", all.text);
+    let figures: BTreeMap<String, (f64, Value)> = all.body["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["indicator"].as_str().unwrap().to_owned(),
+                (i["value"].as_f64().unwrap(), i["target"].clone()),
+            )
+        })
+        .collect();
+    assert_eq!(figures["seniors"].0, 40.0);
+    assert_eq!(figures["trained"].0, 60.0);
+    assert_eq!(figures["reached"].0, 120.0);
+    assert_eq!(figures["reached"].1, 100.0);
     // Period bounds read the values and say so.
     let bounded = app
         .get("/v1/stats/indicators/reached?group_by=region&period_from=2000-01-01")

@@ -781,6 +781,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/stats/indicators": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sums of every indicator
+         * @description What the projects the filters select (the filters of `GET /v1/projects`) achieved, one
+         *     entry per indicator with values: e.g. everything a programme's projects reported with
+         *     `programme=<id>`. Each indicator on its own (no family totals); targets beside actuals.
+         */
+        get: operations["all_indicator_stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/stats/indicators/{code}": {
         parameters: {
             query?: never;
@@ -1564,6 +1586,28 @@ export interface components {
             groups: components["schemas"]["StatGroup"][];
             /** @description Every selected project counted once. */
             total: components["schemas"]["StatGroup"];
+        };
+        /** @description One indicator's figures over the selected projects. */
+        IndicatorTotal: components["schemas"]["StatGroup"] & {
+            /**
+             * @description The indicator's code.
+             * @example participants
+             */
+            indicator: string;
+            /**
+             * @description Its unit.
+             * @example person
+             */
+            unit: string;
+            /** @description Its aggregation rule. */
+            aggregation: components["schemas"]["Aggregation"];
+        };
+        /** @description Every indicator's figures over the selected projects. */
+        IndicatorTotals: {
+            /** @description Which values `value` counts. */
+            kind: components["schemas"]["MetricKind"];
+            /** @description One entry per indicator with values, by code. */
+            indicators: components["schemas"]["IndicatorTotal"][];
         };
         /**
          * @description What a batch did (or, in a dry run, would do) with an item.
@@ -6846,6 +6890,133 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FundingStats"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    all_indicator_stats: {
+        parameters: {
+            query?: {
+                /** @description Which values `value` counts: `actual` (default), `target` or `baseline`. */
+                kind?: components["schemas"]["MetricKind"];
+                /**
+                 * @description Full-text search over titles, summaries, aims and reference numbers, in every
+                 *     language; ignores case and diacritics (`ilukste` finds `Ilūkstes`) and Latvian word
+                 *     endings; best matches first unless `sort` says otherwise.
+                 * @example ilukste
+                 */
+                q?: string;
+                /**
+                 * @description Only projects with one of these statuses.
+                 * @example active,completed
+                 */
+                status?: string;
+                /**
+                 * @description Only projects one of these organisations leads or partners in (with `role`: holds that
+                 *     role).
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
+                organisation?: string;
+                /**
+                 * @description Only projects where some partner holds one of these roles
+                 *     (`/v1/vocabularies/partner_roles`).
+                 * @example partner
+                 */
+                role?: string;
+                /**
+                 * @description Only projects one of these organisations leads.
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
+                lead_organisation?: string;
+                /**
+                 * @description Only projects under one of these programmes (main programme or a funding line).
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7d
+                 */
+                programme?: string;
+                /**
+                 * @description Only projects aimed at one of these target groups (codes).
+                 * @example seniors,youth
+                 */
+                target_group?: string;
+                /**
+                 * @description Only projects working in one of these regions (codes).
+                 * @example latgale,kurzeme
+                 */
+                region?: string;
+                /**
+                 * @description Only projects with an activity of one of these kinds (`/v1/vocabularies/activity_kinds`).
+                 * @example course
+                 */
+                activity_kind?: string;
+                /**
+                 * @description Only projects reporting values of one of these indicators (codes).
+                 * @example participants
+                 */
+                indicator?: string;
+                /**
+                 * @description Only the project with this reference number.
+                 * @example 2012.EEZ/PP/2/MAC/016/037
+                 */
+                reference?: string;
+                /**
+                 * @description Only projects running on this day (started on or before it, not ended before it).
+                 * @example 2013-03-08
+                 */
+                active_on?: string;
+                /**
+                 * @description Only projects starting on or after this day.
+                 * @example 2012-01-01
+                 */
+                starts_after?: string;
+                /**
+                 * @description Only projects starting on or before this day.
+                 * @example 2013-12-31
+                 */
+                starts_before?: string;
+                /** @description Only projects ending on or after this day. */
+                ends_after?: string;
+                /** @description Only projects ending on or before this day. */
+                ends_before?: string;
+                /**
+                 * @description Only projects changed at or after this instant.
+                 * @example 2026-11-01T00:00:00Z
+                 */
+                updated_since?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every indicator's figures */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IndicatorTotals"];
                 };
             };
             /** @description Not modified (If-None-Match matched) */
