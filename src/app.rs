@@ -67,10 +67,12 @@ pub fn build(
         InitError = (),
     >,
 > {
+    let store = web::Data::from(state.store.clone());
     let utoipa_app = App::new()
         .into_utoipa_app()
         .openapi(openapi::base())
         .app_data(state)
+        .app_data(store)
         .service(scope("/v1").configure(routes))
         .service(health::healthz)
         .service(health::readyz)

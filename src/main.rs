@@ -150,23 +150,25 @@ fn serve(args: ServeArgs) -> Result<()> {
             }
         }
         actix_web::rt::spawn(kopa::web::idempotency::purge_periodically(pool.clone()));
-        let store = std::sync::Arc::new(kopa::web::response_store::ResponseStore::new(
-            args.response_store_mb,
-        ));
+        let mut state = kopa::state::AppState::new(pool, limits);
+        let mut store = kopa::web::response_store::ResponseStore::new(args.response_store_mb);
+        if let Some(read_url) = &args.database_read_url {
+            let read_pool = kopa::db::pool(
+                &kopa::db::with_statement_timeout(read_url, statement_timeout),
+                pool_size,
+                pool_timeout,
+            )?;
+            store = store.with_replica(read_pool.clone());
+            state = state.with_read_pool(read_pool);
+            tracing::info!("anonymous reads go to the read replica (DATABASE_READ_URL)");
+        }
+        let store = std::sync::Arc::new(store);
         actix_web::rt::spawn(kopa::web::response_store::listen(
             store.clone(),
             url.clone(),
             args.database_read_url.is_some(),
         ));
-        let mut state = kopa::state::AppState::new(pool, limits).with_store(store);
-        if let Some(read_url) = &args.database_read_url {
-            state = state.with_read_pool(kopa::db::pool(
-                &kopa::db::with_statement_timeout(read_url, statement_timeout),
-                pool_size,
-                pool_timeout,
-            )?);
-            tracing::info!("anonymous reads go to the read replica (DATABASE_READ_URL)");
-        }
+        let state = state.with_store(store);
         let state = actix_web::web::Data::new(state);
         let mut server = actix_web::HttpServer::new(move || kopa::app::build(state.clone()))
             .bind(args.bind)

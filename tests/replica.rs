@@ -63,7 +63,9 @@ async fn anonymous_reads_use_the_standby_and_writers_read_their_writes_on_the_pr
         key: 0,
     };
     // Anonymous reads are kept in a response store that follows the primary's notifications.
-    let store = std::sync::Arc::new(kopa::web::response_store::ResponseStore::new(16));
+    let store = std::sync::Arc::new(
+        kopa::web::response_store::ResponseStore::new(16).with_replica(read_pool.clone()),
+    );
     actix_web::rt::spawn(kopa::web::response_store::listen(
         store.clone(),
         url.clone(),

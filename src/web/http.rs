@@ -129,52 +129,7 @@ fn syntax_error(error: &serde_json::Error) -> ApiError {
     }
 }
 
-/// Deserializes an already parsed JSON value (a merged patch) with the same error reporting.
-pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> ApiResult<T> {
-    serde_path_to_error::deserialize(value).map_err(|error| {
-        ApiError::Validation(vec![describe_serde_error(
-            &error.path().to_string(),
-            &error.inner().to_string(),
-        )])
-    })
-}
-
-/// Turns serde's messages into a field error whose path names the field itself.
-fn describe_serde_error(path: &str, message: &str) -> FieldError {
-    let message = message.split(" at line ").next().unwrap_or(message);
-    let join = |name: &str| match path {
-        "" | "." => name.to_owned(),
-        p => format!("{p}.{name}"),
-    };
-    let quoted = message.split('`').nth(1);
-    if let (true, Some(name)) = (message.starts_with("unknown field"), quoted) {
-        // serde_path_to_error's path already ends at the unknown field.
-        let field = if path.is_empty() || path == "." {
-            name.to_owned()
-        } else {
-            path.to_owned()
-        };
-        return FieldError::new(field, "unknown_field", format!("unknown field `{name}`"));
-    }
-    if let (true, Some(name)) = (message.starts_with("missing field"), quoted) {
-        return FieldError::new(
-            join(name),
-            "required",
-            format!("{} is required", join(name)),
-        );
-    }
-    let field = if path == "." || path.is_empty() {
-        "body".to_owned()
-    } else {
-        path.to_owned()
-    };
-    let code = if message.starts_with("unknown variant") {
-        "unknown_code"
-    } else {
-        "invalid_type"
-    };
-    FieldError::new(field, code, message.to_owned())
-}
+pub use crate::web::body::from_value;
 
 impl<T: DeserializeOwned + validator::Validate + utoipa::ToSchema + 'static> FromRequest
     for Json<T>

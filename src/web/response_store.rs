@@ -34,7 +34,7 @@ use diesel::QueryableByName;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
 
-use crate::state::AppState;
+use crate::db::DbPool;
 use crate::telemetry::METRICS;
 
 /// Says whether a response came from the store (`hit`) or was just kept (`miss`).
@@ -55,6 +55,8 @@ pub struct ResponseStore {
     generation: AtomicU64,
     /// Whether the listener is connected (nothing is kept otherwise).
     listening: AtomicBool,
+    /// The read replica anonymous reads come from, if any.
+    replica: Option<DbPool>,
     /// The primary's WAL insert position when the last invalidation was heard (for replicas), as
     /// a number: at or past the end of the commit that caused it, even with asynchronous commit.
     invalidated_at: AtomicU64,
@@ -83,7 +85,14 @@ impl ResponseStore {
             generation: AtomicU64::new(0),
             listening: AtomicBool::new(false),
             invalidated_at: AtomicU64::new(0),
+            replica: None,
         }
+    }
+
+    /// Keeps responses read from `replica` only once it has replayed the last invalidation.
+    pub fn with_replica(mut self, replica: DbPool) -> Self {
+        self.replica = Some(replica);
+        self
     }
 
     /// Drops everything kept.
@@ -222,8 +231,8 @@ fn answer(kept: &Kept, req: &ServiceRequest) -> HttpResponse {
 }
 
 /// Whether the replica behind anonymous reads has replayed the last invalidation.
-async fn replica_current(state: &AppState, since: u64) -> bool {
-    let Some(pool) = &state.read_pool else {
+async fn replica_current(store: &ResponseStore, since: u64) -> bool {
+    let Some(pool) = &store.replica else {
         return true;
     };
     #[derive(QueryableByName)]
@@ -247,11 +256,10 @@ pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    let Some(state) = state.filter(|s| s.store.active() && storable(&req)) else {
+    let store = req.app_data::<web::Data<ResponseStore>>().cloned();
+    let Some(store) = store.filter(|s| s.active() && storable(&req)) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    let store = &state.store;
     let cache = store.cache.as_ref().expect("active stores have a cache");
     let key = key(&req);
     if let Some(kept) = cache.get(&key) {
@@ -264,7 +272,7 @@ pub async fn middleware(
     }
     let generation = AtomicU64::load(&store.generation, Ordering::SeqCst);
     let mut keep = replica_current(
-        &state,
+        &store,
         AtomicU64::load(&store.invalidated_at, Ordering::SeqCst),
     )
     .await;
