@@ -12,7 +12,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::resources::{
     activities, api_keys, changes, dump, health, indicators, metrics, organisations, partners,
-    programmes, projects, stats, vocabularies,
+    programmes, projects, sources, stats, territories, vocabularies,
 };
 use crate::state::AppState;
 use crate::web::error::ApiError;
@@ -28,6 +28,8 @@ fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .configure(metrics::configure)
         .configure(indicators::configure)
         .configure(stats::configure)
+        .configure(sources::configure)
+        .configure(territories::configure)
         .configure(changes::configure)
         .configure(dump::configure)
         .configure(vocabularies::configure)

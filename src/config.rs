@@ -117,9 +117,9 @@ pub struct ServeArgs {
     /// Do not load the seed data into an empty registry at start-up.
     #[arg(long, env = "KOPA_NO_SEED", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_seed: bool,
-    /// Directory of the seed files.
-    #[arg(long, env = "KOPA_SEEDS_DIR", default_value = "seeds")]
-    pub seeds_dir: PathBuf,
+    /// Directory of the seed files (default: the seeds built into kopa).
+    #[arg(long, env = "KOPA_SEEDS_DIR")]
+    pub seeds_dir: Option<PathBuf>,
     /// Requests per minute per client IP address for anonymous callers (0: no limit).
     #[arg(long, env = "KOPA_RATE_LIMIT_ANONYMOUS", default_value_t = 1200)]
     pub rate_limit_anonymous: u32,
@@ -158,9 +158,9 @@ impl ServeArgs {
 pub struct SeedArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
-    /// Directory of the seed files.
-    #[arg(long, env = "KOPA_SEEDS_DIR", default_value = "seeds")]
-    pub seeds_dir: PathBuf,
+    /// Directory of the seed files (default: the seeds built into kopa).
+    #[arg(long, env = "KOPA_SEEDS_DIR")]
+    pub seeds_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -41,6 +41,8 @@ struct Field {
     name: &'static str,
     kind: Kind,
     required: bool,
+    /// Computed by the database from other columns: dumped, never loaded.
+    derived: bool,
 }
 
 const fn field(name: &'static str, kind: Kind, required: bool) -> Field {
@@ -48,6 +50,16 @@ const fn field(name: &'static str, kind: Kind, required: bool) -> Field {
         name,
         kind,
         required,
+        derived: false,
+    }
+}
+
+const fn derived(name: &'static str, kind: Kind) -> Field {
+    Field {
+        name,
+        kind,
+        required: false,
+        derived: true,
     }
 }
 
@@ -128,9 +140,76 @@ fn tables() -> Vec<Table> {
             "target_groups t",
             "Groups of people projects aim at",
         ),
-        vocabulary("regions", "regions t", "Regions of Latvia (and abroad)"),
+        Table {
+            name: "regions",
+            description: "Regions of Latvia (and abroad), with their NUTS 3 codes (2021 and 2024)",
+            from: "regions t",
+            key: &["code"],
+            fields: fields![
+                field("code", Text, true),
+                field("label_en", Text, true),
+                field("label_lv", Text, true),
+                field("position", Integer, true),
+                field("nuts3", Text, false),
+                field("nuts3_2024", Text, false),
+            ],
+            foreign_keys: &[],
+        },
         vocabulary("activity_kinds", "activity_kinds t", "Kinds of activity"),
         vocabulary("units", "units t", "Units of outcome numbers"),
+        vocabulary(
+            "programme_roles",
+            "programme_roles t",
+            "Roles of organisations in a programme",
+        ),
+        Table {
+            name: "territories",
+            description: "Latvia's administrative territories (ATVK codes), with ISO 3166-2 and \
+                LAU codes, representative points (WGS 84), validity and today's successor",
+            from: "territories t",
+            key: &["code"],
+            fields: fields![
+                field("code", Text, true),
+                field("label_en", Text, true),
+                field("label_lv", Text, true),
+                field("position", Integer, true),
+                field("kind", Text, true),
+                field("region", Text, true),
+                field("iso", Text, false),
+                field("lau", Text, false),
+                field("lon", Number, true),
+                field("lat", Number, true),
+                field("valid_from", Date, false),
+                field("valid_to", Date, false),
+                field("successor", Text, false),
+            ],
+            foreign_keys: const {
+                &[
+                    fk("region", "regions", "code"),
+                    fk("successor", "territories", "code"),
+                ]
+            },
+        },
+        Table {
+            name: "sources",
+            description: "The pages and documents records rest on, with the terms their quoted texts come under",
+            from: "sources t",
+            key: &["id"],
+            fields: fields![
+                field("id", Uuid, true),
+                field("title", Text, true),
+                field("publisher", Text, false),
+                field("url", Text, false),
+                field("published_on", Date, false),
+                field("retrieved_on", Date, false),
+                field("language", Text, false),
+                field("terms", Text, false),
+                field("description", Text, false),
+                field("inferred", List, true);
+                stamped
+            ],
+            foreign_keys: &[],
+        },
     ];
     tables.extend([
         Table {
@@ -148,7 +227,9 @@ fn tables() -> Vec<Table> {
                 field("website", Text, false),
                 field("email", Text, false),
                 field("phone", Text, false),
-                field("description", Text, false);
+                field("description", Text, false),
+                derived("org_id", Text),
+                field("inferred", List, true);
                 stamped
             ],
             foreign_keys: const { &[fk("kind", "organisation_kinds", "code")] },
@@ -164,17 +245,32 @@ fn tables() -> Vec<Table> {
                 field("short_name", Text, false),
                 field("code", Text, false),
                 field("description", Text, false),
-                field("funder_id", Uuid, false),
-                field("administrator_id", Uuid, false),
                 field("start_date", Date, false),
                 field("end_date", Date, false),
-                field("website", Text, false);
+                field("website", Text, false),
+                field("inferred", List, true);
                 stamped
+            ],
+            foreign_keys: &[],
+        },
+        Table {
+            name: "programme_organisations",
+            description: "The organisations of programmes, each with its role, in order",
+            from: "programme_organisations t",
+            key: &["id"],
+            fields: fields![
+                field("id", Uuid, true),
+                field("programme_id", Uuid, true),
+                field("position", Integer, true),
+                field("organisation_id", Uuid, true),
+                field("role", Text, true),
+                field("description", Text, false),
             ],
             foreign_keys: const {
                 &[
-                    fk("funder_id", "organisations", "id"),
-                    fk("administrator_id", "organisations", "id"),
+                    fk("programme_id", "programmes", "id"),
+                    fk("organisation_id", "organisations", "id"),
+                    fk("role", "programme_roles", "code"),
                 ]
             },
         },
@@ -202,6 +298,9 @@ fn tables() -> Vec<Table> {
                 field("places", List, true),
                 field("regions", List, true),
                 field("target_groups", List, true),
+                field("municipalities", List, true),
+                field("points", List, true),
+                field("inferred", List, true),
                 field("total_budget", Number, false),
                 field("currency", Text, false),
                 field("website", Text, false),
@@ -241,28 +340,6 @@ fn tables() -> Vec<Table> {
             },
         },
         Table {
-            name: "project_partners",
-            description: "Organisations taking part in published projects, with their role",
-            from:
-                "project_partners t JOIN projects p ON p.id = t.project_id AND p.status <> 'draft'",
-            key: &["id"],
-            fields: fields![
-                field("id", Uuid, true),
-                field("project_id", Uuid, true),
-                field("organisation_id", Uuid, true),
-                field("role", Text, true),
-                field("description", Text, false);
-                stamped
-            ],
-            foreign_keys: const {
-                &[
-                    fk("project_id", "projects", "id"),
-                    fk("organisation_id", "organisations", "id"),
-                    fk("role", "partner_roles", "code"),
-                ]
-            },
-        },
-        Table {
             name: "activities",
             description: "What published projects do",
             from: "activities t JOIN projects p ON p.id = t.project_id AND p.status <> 'draft'",
@@ -278,7 +355,10 @@ fn tables() -> Vec<Table> {
                 field("place", Text, false),
                 field("region", Text, false),
                 field("participants", Integer, false),
-                field("target_groups", List, true);
+                field("target_groups", List, true),
+                field("municipalities", List, true),
+                field("points", List, true),
+                field("inferred", List, true);
                 stamped
             ],
             foreign_keys: const {
@@ -286,6 +366,30 @@ fn tables() -> Vec<Table> {
                     fk("project_id", "projects", "id"),
                     fk("kind", "activity_kinds", "code"),
                     fk("region", "regions", "code"),
+                ]
+            },
+        },
+        Table {
+            name: "project_partners",
+            description: "Organisations taking part in published projects, with their role",
+            from:
+                "project_partners t JOIN projects p ON p.id = t.project_id AND p.status <> 'draft'",
+            key: &["id"],
+            fields: fields![
+                field("id", Uuid, true),
+                field("project_id", Uuid, true),
+                field("organisation_id", Uuid, true),
+                field("role", Text, true),
+                field("description", Text, false),
+                field("activity_id", Uuid, false);
+                stamped
+            ],
+            foreign_keys: const {
+                &[
+                    fk("project_id", "projects", "id"),
+                    fk("organisation_id", "organisations", "id"),
+                    fk("role", "partner_roles", "code"),
+                    fk("activity_id", "activities", "id"),
                 ]
             },
         },
@@ -328,7 +432,9 @@ fn tables() -> Vec<Table> {
                 field("target_group", Text, false),
                 field("kind", Text, true),
                 field("value", Number, true),
-                field("note", Text, false);
+                field("qualifier", Text, true),
+                field("note", Text, false),
+                field("inferred", List, true);
                 stamped
             ],
             foreign_keys: const {
@@ -337,6 +443,36 @@ fn tables() -> Vec<Table> {
                     fk("indicator_id", "indicators", "id"),
                     fk("activity_id", "activities", "id"),
                     fk("target_group", "target_groups", "code"),
+                ]
+            },
+        },
+        Table {
+            name: "source_links",
+            description: "Which sources organisations, programmes, published projects and their \
+                outcome numbers rest on, naming the fields each source gives",
+            from: "source_links t LEFT JOIN projects p ON p.id = t.project_id \
+                LEFT JOIN metric_values mv ON mv.id = t.metric_value_id \
+                LEFT JOIN projects mp ON mp.id = mv.project_id \
+                WHERE p.status IS DISTINCT FROM 'draft' AND mp.status IS DISTINCT FROM 'draft'",
+            key: &["id"],
+            fields: fields![
+                field("id", Uuid, true),
+                field("source_id", Uuid, true),
+                field("position", Integer, true),
+                field("project_id", Uuid, false),
+                field("programme_id", Uuid, false),
+                field("organisation_id", Uuid, false),
+                field("metric_value_id", Uuid, false),
+                field("fields", List, true),
+                field("note", Text, false),
+            ],
+            foreign_keys: const {
+                &[
+                    fk("source_id", "sources", "id"),
+                    fk("project_id", "projects", "id"),
+                    fk("programme_id", "programmes", "id"),
+                    fk("organisation_id", "organisations", "id"),
+                    fk("metric_value_id", "metric_values", "id"),
                 ]
             },
         },
@@ -431,9 +567,11 @@ fn descriptor(tables: &[Table]) -> Value {
         "profile": "tabular-data-package",
         "name": "kopa-registry",
         "title": "Kopa: registry of civil-society and social-integration projects",
-        "description": "The public registry: organisations, programmes, published projects with \
-            their funding lines, partners, activities and outcome numbers, the indicator \
-            catalogue and the vocabularies. Drafts and contact persons are not included.",
+        "description": "The public registry: organisations, programmes with their organisations, \
+            published projects with their funding lines, partners, activities and outcome numbers, \
+            the sources they rest on, the indicator catalogue, Latvia's territories and the \
+            vocabularies. Drafts and contact persons are not included. The data is CC BY 4.0; \
+            texts quoted from sources keep their sources' terms (sources.terms).",
         "licenses": [{
             "name": "CC-BY-4.0",
             "title": "Creative Commons Attribution 4.0 International",
@@ -441,7 +579,8 @@ fn descriptor(tables: &[Table]) -> Value {
         }],
         "sources": [{
             "title": "Project pages published by the projects, their funders and administrators \
-                (see each project's source_document); texts quoted from them keep their sources' terms"
+                (the sources table lists each, and source_links what rests on it); texts quoted \
+                from them keep their sources' terms"
         }],
         "resources": tables.iter().map(Table::descriptor).collect::<Vec<_>>(),
     })
@@ -471,9 +610,11 @@ fn cell(value: &Value) -> String {
 /// What changes whenever anything in the dump may have: the newest change-log entry and the
 /// vocabularies. Read with the dump, it tags exactly that dump.
 const TAG: &str = "SELECT md5(concat_ws('|', (SELECT max(id)::text FROM audit_log), \
-    (SELECT string_agg(v::text, ',' ORDER BY v::text) FROM (SELECT * FROM organisation_kinds \
-    UNION ALL SELECT * FROM partner_roles UNION ALL SELECT * FROM target_groups UNION ALL \
-    SELECT * FROM regions UNION ALL SELECT * FROM activity_kinds UNION ALL SELECT * FROM units) v))) AS tag";
+    (SELECT string_agg(v::text, ',' ORDER BY v::text) FROM (SELECT to_jsonb(t)::text FROM organisation_kinds t \
+    UNION ALL SELECT to_jsonb(t)::text FROM partner_roles t UNION ALL SELECT to_jsonb(t)::text FROM target_groups t \
+    UNION ALL SELECT to_jsonb(t)::text FROM regions t UNION ALL SELECT to_jsonb(t)::text FROM activity_kinds t \
+    UNION ALL SELECT to_jsonb(t)::text FROM units t UNION ALL SELECT to_jsonb(t)::text FROM programme_roles t \
+    UNION ALL SELECT to_jsonb(t)::text FROM territories t) v(v)))) AS tag";
 
 /// The weak ETag of the dump as of now.
 pub async fn tag(conn: &mut AsyncPgConnection) -> ApiResult<String> {
@@ -672,7 +813,12 @@ async fn insert(
     if rows.is_empty() {
         return Ok(0);
     }
-    let columns: Vec<&str> = table.fields.iter().map(|f| f.name).collect();
+    let columns: Vec<&str> = table
+        .fields
+        .iter()
+        .filter(|f| !f.derived)
+        .map(|f| f.name)
+        .collect();
     let columns = columns.join(", ");
     // Vocabularies start with their base sets (from the migrations): the dump's terms replace
     // them, code by code.

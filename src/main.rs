@@ -30,10 +30,11 @@ fn main() -> Result<()> {
                         &url,
                     )
                     .await?;
-                let report = kopa::seed::load(&mut conn, &args.seeds_dir).await?;
+                let seeds = kopa::seed::Seeds::from_option(args.seeds_dir.as_deref());
+                let report = kopa::seed::load(&mut conn, &seeds).await?;
                 println!(
-                    "seeds loaded: {} created, {} updated, {} unchanged",
-                    report.created, report.updated, report.unchanged
+                    "seeds loaded: {} created, {} updated, {} unchanged, {} deleted",
+                    report.created, report.updated, report.unchanged, report.deleted
                 );
                 Ok(())
             })
@@ -138,14 +139,13 @@ fn serve(args: ServeArgs) -> Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
             if kopa::seed::registry_is_empty(&mut conn).await? {
-                let report = kopa::seed::load(&mut conn, &args.seeds_dir)
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "loading the seeds from {} (start with --no-seed to skip)",
-                            args.seeds_dir.display()
-                        )
-                    })?;
+                let seeds = kopa::seed::Seeds::from_option(args.seeds_dir.as_deref());
+                let report = kopa::seed::load(&mut conn, &seeds).await.with_context(|| {
+                    format!(
+                        "loading {} (start with --no-seed to skip)",
+                        seeds.describe()
+                    )
+                })?;
                 tracing::info!(created = report.created, "empty registry: seed data loaded");
             }
         }

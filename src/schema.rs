@@ -14,6 +14,9 @@ diesel::table! {
         email -> Nullable<Text>,
         phone -> Nullable<Text>,
         description -> Nullable<Text>,
+        org_id -> Nullable<Text>,
+        inferred -> Array<Text>,
+        seed_key -> Nullable<Text>,
         search_text -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
@@ -28,11 +31,12 @@ diesel::table! {
         short_name -> Nullable<Text>,
         code -> Nullable<Text>,
         description -> Nullable<Text>,
-        funder_id -> Nullable<Uuid>,
-        administrator_id -> Nullable<Uuid>,
         start_date -> Nullable<Date>,
         end_date -> Nullable<Date>,
         website -> Nullable<Text>,
+        inferred -> Array<Text>,
+        search_text -> Nullable<Text>,
+        seed_key -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int4,
@@ -59,15 +63,20 @@ diesel::table! {
         places -> Array<Text>,
         regions -> Array<Text>,
         target_groups -> Array<Text>,
+        municipalities -> Array<Text>,
+        points -> Jsonb,
+        inferred -> Array<Text>,
         total_budget -> Nullable<Numeric>,
         currency -> Nullable<Text>,
         website -> Nullable<Text>,
         contact_name -> Nullable<Text>,
         contact_email -> Nullable<Text>,
         contact_phone -> Nullable<Text>,
+        contact_role -> Nullable<Text>,
         source_document -> Nullable<Text>,
         translations -> Jsonb,
         search_text -> Nullable<Text>,
+        seed_key -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int4,
@@ -111,6 +120,8 @@ diesel::table! {
         organisation_id -> Uuid,
         role -> Text,
         description -> Nullable<Text>,
+        activity_id -> Nullable<Uuid>,
+        seed_key -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int4,
@@ -130,7 +141,11 @@ diesel::table! {
         region -> Nullable<Text>,
         participants -> Nullable<Int4>,
         target_groups -> Array<Text>,
+        municipalities -> Array<Text>,
+        points -> Jsonb,
+        inferred -> Array<Text>,
         search_text -> Nullable<Text>,
+        seed_key -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int4,
@@ -166,6 +181,9 @@ diesel::table! {
         kind -> Text,
         value -> Numeric,
         note -> Nullable<Text>,
+        qualifier -> Text,
+        inferred -> Array<Text>,
+        seed_key -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int4,
@@ -187,7 +205,71 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    programme_organisations (id) {
+        id -> Uuid,
+        programme_id -> Uuid,
+        position -> Int4,
+        organisation_id -> Uuid,
+        role -> Text,
+        description -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    sources (id) {
+        id -> Uuid,
+        title -> Text,
+        publisher -> Nullable<Text>,
+        url -> Nullable<Text>,
+        published_on -> Nullable<Date>,
+        retrieved_on -> Nullable<Date>,
+        language -> Nullable<Text>,
+        terms -> Nullable<Text>,
+        description -> Nullable<Text>,
+        inferred -> Array<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+        seed_key -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    source_links (id) {
+        id -> Uuid,
+        source_id -> Uuid,
+        position -> Int4,
+        project_id -> Nullable<Uuid>,
+        programme_id -> Nullable<Uuid>,
+        organisation_id -> Nullable<Uuid>,
+        metric_value_id -> Nullable<Uuid>,
+        fields -> Array<Text>,
+        note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    territories (code) {
+        code -> Text,
+        label_en -> Text,
+        label_lv -> Text,
+        position -> Int4,
+        kind -> Text,
+        region -> Text,
+        iso -> Nullable<Text>,
+        lau -> Nullable<Text>,
+        lon -> Float8,
+        lat -> Float8,
+        valid_from -> Nullable<Date>,
+        valid_to -> Nullable<Date>,
+        successor -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(project_funding -> projects (project_id));
+diesel::joinable!(programme_organisations -> organisations (organisation_id));
+diesel::joinable!(source_links -> sources (source_id));
 diesel::joinable!(project_partners -> projects (project_id));
 diesel::joinable!(project_partners -> organisations (organisation_id));
 diesel::joinable!(activities -> projects (project_id));
@@ -206,6 +288,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     metric_revisions,
     api_keys,
     audit_log,
+    programme_organisations,
+    sources,
+    source_links,
+    territories,
 );
 
 diesel::table! {

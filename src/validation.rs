@@ -120,3 +120,35 @@ pub fn period<T: PartialOrd>(
         _ => Ok(()),
     }
 }
+
+/// Names of fields (`inferred`): each a lower-case field name, none repeated.
+pub fn field_names(values: &[String]) -> Result<(), ValidationError> {
+    values.iter().try_for_each(|v| code(v))?;
+    let mut unique = values.to_vec();
+    unique.sort();
+    unique.dedup();
+    if unique.len() != values.len() {
+        return Err(error("duplicate", "field names must not repeat"));
+    }
+    Ok(())
+}
+
+/// A territory code (ATVK): seven digits.
+pub fn territory_codes(values: &[String]) -> Result<(), ValidationError> {
+    if values
+        .iter()
+        .any(|v| v.len() != 7 || !v.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(error(
+            "invalid",
+            "territory codes are 7-digit ATVK codes (/v1/territories)",
+        ));
+    }
+    let mut unique = values.to_vec();
+    unique.sort();
+    unique.dedup();
+    if unique.len() != values.len() {
+        return Err(error("duplicate", "codes must not repeat"));
+    }
+    Ok(())
+}

@@ -5,7 +5,7 @@
 //! is written after the restore. Runs its own two clusters on loopback and removes them.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -205,10 +205,12 @@ async fn a_dump_restored_into_an_empty_database_on_a_new_cluster_has_every_row_a
         .unwrap();
     let source_url = source.0.url("kopa");
     kopa::db::migrate(&source_url).await.unwrap();
-    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
-    let report = kopa::seed::load(&mut connect(&source_url).await, &seeds)
-        .await
-        .unwrap();
+    let report = kopa::seed::load(
+        &mut connect(&source_url).await,
+        &kopa::seed::Seeds::Embedded,
+    )
+    .await
+    .unwrap();
     assert!(report.created > 0, "the seeds were loaded");
 
     // A registry that has been running a while is many transactions ahead of a fresh cluster;

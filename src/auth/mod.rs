@@ -9,7 +9,7 @@
 //! | (anonymous)      | reading published records (never drafts, never contact details)       |
 //! | `metrics:write`  | outcome numbers of projects the key's organisation leads or partners in |
 //! | `projects:write` | creating and editing projects the organisation leads (with partners, activities, funding) |
-//! | `read:private`   | drafts and contacts of projects the organisation leads or partners in |
+//! | `read:private`   | drafts and contacts of projects the organisation leads or partners in, or whose programme it administers |
 //! | `admin`          | everything: organisations, programmes, indicators, keys, any project  |
 
 pub mod keys;
@@ -31,7 +31,7 @@ use crate::domain::{Id, OrganisationId, ProjectId, ProjectStatus};
 use crate::schema::{project_partners, projects};
 use crate::web::error::{ApiError, ApiResult};
 
-pub use visibility::Visibility;
+pub use visibility::{Visibility, ADMINISTERING};
 
 crate::text_enum! {
     /// What an API key may do (see the module table).
@@ -225,6 +225,7 @@ impl Caller {
             Visibility::Published => false,
             Visibility::PublishedAndOwn(org) => {
                 project_role(conn, project, org).await? != Role::None
+                    || administers(conn, project, org).await?
             }
         })
     }
@@ -276,6 +277,29 @@ async fn ensure_exists(conn: &mut AsyncPgConnection, project: ProjectId) -> ApiR
         return Err(ApiError::not_found(ProjectId::NAME, project));
     }
     Ok(())
+}
+
+/// Whether `org` administers a programme of `project` (its main programme or a funding line's):
+/// the same rule as [`Visibility`]'s SQL form, which it runs.
+async fn administers(
+    conn: &mut AsyncPgConnection,
+    project: ProjectId,
+    org: OrganisationId,
+) -> ApiResult<bool> {
+    #[derive(diesel::QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        found: bool,
+    }
+    let found: Found = diesel::sql_query(format!(
+        "SELECT EXISTS (SELECT 1 FROM projects p WHERE p.id = $1 AND {}) AS found",
+        Visibility::administers_condition("p", "$2")
+    ))
+    .bind::<diesel::sql_types::Uuid, _>(project.uuid())
+    .bind::<diesel::sql_types::Uuid, _>(org.uuid())
+    .get_result(conn)
+    .await?;
+    Ok(found.found)
 }
 
 /// How `org` takes part in `project` (a missing project is a 404).

@@ -79,6 +79,8 @@ id_type!(/// A metric value's id.
     MetricId => "metric value");
 id_type!(/// An indicator's id (indicators are addressed by code in the API).
     IndicatorId => "indicator");
+id_type!(/// A source's id.
+    SourceId => "source");
 id_type!(/// An API key's id.
     ApiKeyId => "API key");
 
@@ -130,3 +132,26 @@ crate::text_enum! {
     /// family's total from below.
     Relation { Disjoint => "disjoint", Overlapping => "overlapping", Subset => "subset" }
 }
+
+crate::text_enum! {
+    /// How exact a number is: `exact`, `approximate` ("ap 30 tūkstoši"), `more_than`
+    /// ("vairāk kā 1300"), `at_least`, `less_than` or `at_most`.
+    Qualifier {
+        Exact => "exact",
+        Approximate => "approximate",
+        MoreThan => "more_than",
+        AtLeast => "at_least",
+        LessThan => "less_than",
+        AtMost => "at_most",
+    }
+}
+
+impl Qualifier {
+    /// Whether the number is exactly as stated.
+    pub fn is_exact(self) -> bool {
+        self == Qualifier::Exact
+    }
+}
+
+pub mod geo;
+pub use geo::{PlacePoint, PlacePoints};

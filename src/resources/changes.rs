@@ -45,6 +45,7 @@ pub enum Resource {
     Activity,
     Indicator,
     Metric,
+    Source,
 }
 
 impl Resource {
@@ -57,6 +58,7 @@ impl Resource {
             Resource::Activity => "activity",
             Resource::Indicator => "indicator",
             Resource::Metric => "metric",
+            Resource::Source => "source",
         }
     }
 
@@ -297,6 +299,7 @@ fn change(row: Row) -> Option<Change> {
         Resource::Activity => Some(format!("/v1/activities/{}", row.record_id)),
         Resource::Indicator => row.indicator_code.map(|c| format!("/v1/indicators/{c}")),
         Resource::Metric => Some(format!("/v1/metrics/{}", row.record_id)),
+        Resource::Source => Some(format!("/v1/sources/{}", row.record_id)),
     };
     Some(Change {
         cursor: pagination::encode_cursor(

@@ -13,5 +13,7 @@ pub mod partners;
 pub mod programmes;
 pub mod projects;
 pub mod record;
+pub mod sources;
 pub mod stats;
+pub mod territories;
 pub mod vocabularies;

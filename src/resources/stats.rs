@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::domain::{Aggregation, Lang, MetricKind};
+use crate::domain::{Aggregation, Lang, MetricKind, Qualifier};
 use crate::resources::indicators::Indicator;
 use crate::resources::lookup;
 use crate::resources::projects::{filters as project_filters, ProjectFilters};
@@ -59,6 +59,12 @@ pub enum GroupBy {
     Year,
     /// The value's target group (`null` for values not split by group).
     TargetGroup,
+    /// Each territory the project works in, as recorded (ATVK code).
+    Municipality,
+    /// Today's municipality or state city of each territory the project works in (a project
+    /// recorded in Ilūkstes novads counts under Augšdaugavas novads, once however many of its
+    /// territories that municipality took over).
+    MunicipalityToday,
 }
 
 impl GroupBy {
@@ -69,6 +75,8 @@ impl GroupBy {
             GroupBy::Region => "region",
             GroupBy::Year => "year",
             GroupBy::TargetGroup => "target_group",
+            GroupBy::Municipality => "municipality",
+            GroupBy::MunicipalityToday => "municipality_today",
         }
     }
 }
@@ -124,6 +132,15 @@ pub struct StatGroup {
     /// `actual ÷ target` where both exist (1.0 means the target was met).
     #[schema(example = 0.974)]
     pub progress: Option<f64>,
+    /// How exact `value` is: `exact` when every value in it is. A sum containing a `more_than`
+    /// is `more_than` (with `at_least` values too), one containing an `at_least` is
+    /// `at_least`, likewise `less_than` and `at_most`; lower and upper bounds together, or any
+    /// `approximate` value, make it `approximate`. A largest or latest value with inexact
+    /// values among the ones it was chosen from is `at_least`, `at_most` or `approximate`.
+    pub qualifier: Qualifier,
+    /// How many of the values in `value` are not exact.
+    #[schema(example = 0)]
+    pub inexact_values: i64,
 }
 
 /// An indicator counted towards the one asked for.
@@ -253,10 +270,14 @@ async fn all_indicator_stats(
     );
     let by_code: HashMap<&str, &Indicator> =
         catalogue.iter().map(|i| (i.code.as_str(), i)).collect();
+    let qualifiers = inexact(&mut conn, &f, &members.ids, Grouping::Indicator, kind).await?;
     let indicators = groups
         .into_iter()
         .filter_map(|mut figures| {
             let indicator = by_code.get(figures.key.as_deref()?)?;
+            if let Some(found) = qualifiers.get(&figures.key) {
+                found.apply(&mut figures, indicator.aggregation);
+            }
             figures.label = Some(indicator.name.clone());
             Some(IndicatorTotal {
                 indicator: indicator.code.clone(),
@@ -324,6 +345,8 @@ async fn export_indicator_stats(
         "target",
         "baseline",
         "progress",
+        "qualifier",
+        "inexact_values",
     ])?;
     let total = StatGroup {
         key: Some("total".to_owned()),
@@ -346,6 +369,8 @@ async fn export_indicator_stats(
             number(group.target),
             number(group.baseline),
             number(group.progress),
+            group.qualifier.as_str().to_owned(),
+            group.inexact_values.to_string(),
         ])?;
     }
     let filename = format!("stats-{}-{group_by}.csv", stats.indicator);
@@ -428,18 +453,7 @@ async fn figures(
         Source::Rollups => "metric_rollups r",
         Source::Values => "metric_values m",
     };
-    let (key, join) = match grouping {
-        Grouping::All => ("NULL::text".to_owned(), ""),
-        Grouping::Indicator => ("i.code".to_owned(), ""),
-        Grouping::By(GroupBy::Programme) => ("p.programme_id::text".to_owned(), ""),
-        Grouping::By(GroupBy::Organisation) => ("p.lead_organisation_id::text".to_owned(), ""),
-        Grouping::By(GroupBy::Region) => (
-            "g.code".to_owned(),
-            " LEFT JOIN LATERAL unnest(p.regions) AS g(code) ON true",
-        ),
-        Grouping::By(GroupBy::Year) => (year.to_owned(), ""),
-        Grouping::By(GroupBy::TargetGroup) => (format!("{alias}.target_group"), ""),
-    };
+    let (key, join) = group_key(grouping, alias, year);
     let mut filters = filters.clone();
     let ids = filters.bind(Value::Uuids(members.ids.clone()));
     filters.and(format!("{alias}.indicator_id = ANY({ids})"));
@@ -469,6 +483,110 @@ async fn figures(
     Ok(sql.into_query().load(conn).await?)
 }
 
+/// The key expression of a grouping over a value or rollup row aliased `alias` (with its
+/// project `p` and indicator `i`), and the joins it needs.
+fn group_key(grouping: Grouping, alias: &str, year: &str) -> (String, &'static str) {
+    match grouping {
+        Grouping::All => ("NULL::text".to_owned(), ""),
+        Grouping::Indicator => ("i.code".to_owned(), ""),
+        Grouping::By(GroupBy::Programme) => ("p.programme_id::text".to_owned(), ""),
+        Grouping::By(GroupBy::Organisation) => ("p.lead_organisation_id::text".to_owned(), ""),
+        Grouping::By(GroupBy::Region) => (
+            "g.code".to_owned(),
+            " LEFT JOIN LATERAL unnest(p.regions) AS g(code) ON true",
+        ),
+        Grouping::By(GroupBy::Year) => (year.to_owned(), ""),
+        Grouping::By(GroupBy::TargetGroup) => (format!("{alias}.target_group"), ""),
+        Grouping::By(GroupBy::Municipality) => (
+            "mt.code".to_owned(),
+            " LEFT JOIN LATERAL unnest(p.municipalities) AS mt(code) ON true",
+        ),
+        Grouping::By(GroupBy::MunicipalityToday) => (
+            "mt.code".to_owned(),
+            " LEFT JOIN LATERAL (SELECT DISTINCT coalesce(tt.successor, tt.code) AS code \
+             FROM unnest(p.municipalities) AS u(code) JOIN territories tt ON tt.code = u.code) mt ON true",
+        ),
+    }
+}
+
+#[derive(QueryableByName)]
+struct InexactRow {
+    #[diesel(sql_type = Nullable<Text>)]
+    key: Option<String>,
+    #[diesel(sql_type = Text)]
+    qualifier: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// The inexact values in a group: how many, and which qualifiers.
+#[derive(Debug, Default)]
+struct Inexact {
+    count: i64,
+    qualifiers: Vec<Qualifier>,
+}
+
+impl Inexact {
+    /// Sets the group's `qualifier` and `inexact_values` (see [`StatGroup::qualifier`]).
+    fn apply(&self, group: &mut StatGroup, aggregation: Aggregation) {
+        let has = |q: Qualifier| self.qualifiers.contains(&q);
+        let lower = has(Qualifier::MoreThan) || has(Qualifier::AtLeast);
+        let upper = has(Qualifier::LessThan) || has(Qualifier::AtMost);
+        group.inexact_values = self.count;
+        group.qualifier = match () {
+            _ if self.count == 0 => Qualifier::Exact,
+            _ if has(Qualifier::Approximate) || (lower && upper) => Qualifier::Approximate,
+            // A largest or latest value is one of several: its bound is not strict.
+            _ if aggregation != Aggregation::Sum && lower => Qualifier::AtLeast,
+            _ if aggregation != Aggregation::Sum => Qualifier::AtMost,
+            _ if has(Qualifier::MoreThan) => Qualifier::MoreThan,
+            _ if has(Qualifier::AtLeast) => Qualifier::AtLeast,
+            _ if has(Qualifier::LessThan) => Qualifier::LessThan,
+            _ => Qualifier::AtMost,
+        };
+    }
+}
+
+/// The values of `kind` that are not exact, per group, read from the values themselves (they
+/// are few, and an index holds them).
+async fn inexact(
+    conn: &mut AsyncPgConnection,
+    filters: &Filters,
+    indicators: &[Uuid],
+    grouping: Grouping,
+    kind: MetricKind,
+) -> ApiResult<HashMap<Option<String>, Inexact>> {
+    let (key, join) = group_key(
+        grouping,
+        "m",
+        "extract(year FROM coalesce(m.period_end, m.period_start, p.end_date))::int::text",
+    );
+    let mut filters = filters.clone();
+    let ids = filters.bind(Value::Uuids(indicators.to_vec()));
+    let kind = filters.bind(Value::Text(kind.as_str().to_owned()));
+    filters.and(format!(
+        "m.indicator_id = ANY({ids}) AND m.kind = {kind} AND m.qualifier <> 'exact'"
+    ));
+    let rows: Vec<InexactRow> = filters
+        .statement(&format!(
+            "SELECT {key} AS key, m.qualifier, count(*) AS n FROM metric_values m \
+             JOIN projects p ON p.id = m.project_id JOIN indicators i ON i.id = m.indicator_id{join}"
+        ))
+        .wrap("SELECT key, qualifier, sum(n)::bigint AS n FROM (", " GROUP BY 1, 2) q GROUP BY 1, 2")
+        .into_query()
+        .load(conn)
+        .await?;
+    let mut out: HashMap<Option<String>, Inexact> = HashMap::new();
+    for row in rows {
+        let entry = out.entry(row.key).or_default();
+        entry.count += row.n;
+        if let Ok(q) = row.qualifier.parse() {
+            entry.qualifiers.push(q);
+        }
+    }
+    Ok(out)
+}
+
 /// Groups with every kind side by side; `value`, `projects` and `values` are `kind`'s.
 fn pivot(rows: Vec<KindRow>, kind: MetricKind) -> Vec<StatGroup> {
     let mut groups: BTreeMap<(bool, Option<String>), StatGroup> = BTreeMap::new();
@@ -485,6 +603,8 @@ fn pivot(rows: Vec<KindRow>, kind: MetricKind) -> Vec<StatGroup> {
                 target: None,
                 baseline: None,
                 progress: None,
+                qualifier: Qualifier::Exact,
+                inexact_values: 0,
             });
         if row.kind == kind.as_str() {
             group.value = row.value;
@@ -566,8 +686,28 @@ async fn compute(
             target: None,
             baseline: None,
             progress: None,
+            qualifier: Qualifier::Exact,
+            inexact_values: 0,
         })
     });
+    let mut total = total;
+    let qualifiers = inexact(
+        &mut conn,
+        &f,
+        &members.ids,
+        Grouping::By(params.group_by),
+        kind,
+    )
+    .await?;
+    let overall = inexact(&mut conn, &f, &members.ids, Grouping::All, kind).await?;
+    for group in groups.iter_mut() {
+        if let Some(found) = qualifiers.get(&group.key) {
+            found.apply(group, indicator.aggregation);
+        }
+    }
+    if let Some(found) = overall.get(&None) {
+        found.apply(&mut total, indicator.aggregation);
+    }
     let lang = Lang::negotiate(params.lang, &ctx.req).unwrap_or(Lang::Lv);
     let keys: Vec<String> = groups.iter().filter_map(|g| g.key.clone()).collect();
     let labels = labels(&mut conn, params.group_by.as_str(), &keys, lang).await?;
@@ -610,6 +750,9 @@ async fn labels(
         "organisation" | "funder" => names(lookup::organisation_names(conn, ids()).await?),
         "region" => vocabularies::labels(conn, VocabularyName::Regions, lang).await?,
         "target_group" => vocabularies::labels(conn, VocabularyName::TargetGroups, lang).await?,
+        "municipality" | "municipality_today" => {
+            vocabularies::labels(conn, VocabularyName::Territories, lang).await?
+        }
         _ => keys.iter().map(|k| (k.clone(), k.clone())).collect(),
     })
 }
@@ -799,7 +942,11 @@ async fn funding(
     let (f, _) = project_filters(&mut conn, filters, ctx.caller.visibility()).await?;
     let (key, join) = match params.group_by {
         FundingGroupBy::Programme => ("l.programme_id::text", ""),
-        FundingGroupBy::Funder => ("coalesce(l.funder_id, g.funder_id)::text", ""),
+        FundingGroupBy::Funder => (
+            "coalesce(l.funder_id, (SELECT b.organisation_id FROM programme_organisations b \
+             WHERE b.programme_id = g.id AND b.role = 'funder' ORDER BY b.position LIMIT 1))::text",
+            "",
+        ),
         FundingGroupBy::Organisation => ("p.lead_organisation_id::text", ""),
         FundingGroupBy::Region => (
             "r.code",

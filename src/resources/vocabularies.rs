@@ -30,16 +30,20 @@ pub enum VocabularyName {
     PartnerRoles,
     ActivityKinds,
     Units,
+    ProgrammeRoles,
+    Territories,
 }
 
 impl VocabularyName {
-    pub const ALL: [VocabularyName; 6] = [
+    pub const ALL: [VocabularyName; 8] = [
         VocabularyName::TargetGroups,
         VocabularyName::Regions,
         VocabularyName::OrganisationKinds,
         VocabularyName::PartnerRoles,
         VocabularyName::ActivityKinds,
         VocabularyName::Units,
+        VocabularyName::ProgrammeRoles,
+        VocabularyName::Territories,
     ];
 
     pub fn table(self) -> &'static str {
@@ -50,6 +54,8 @@ impl VocabularyName {
             VocabularyName::PartnerRoles => "partner_roles",
             VocabularyName::ActivityKinds => "activity_kinds",
             VocabularyName::Units => "units",
+            VocabularyName::ProgrammeRoles => "programme_roles",
+            VocabularyName::Territories => "territories",
         }
     }
 
@@ -77,6 +83,12 @@ pub struct Term {
     #[diesel(sql_type = Integer)]
     #[schema(example = 3)]
     pub position: i32,
+    /// The term's codes in other classifications, so records join other datasets: `nuts3`
+    /// (NUTS 2021) and `nuts3_2024` for regions, `iso_3166_2` and `lau` (Eurostat) for
+    /// territories (whose own code is the ATVK code); empty elsewhere.
+    #[diesel(sql_type = diesel::sql_types::Jsonb)]
+    #[schema(value_type = HashMap<String, String>, example = json!({"nuts3": "LV005", "nuts3_2024": "LV005"}))]
+    pub codes: serde_json::Value,
 }
 
 /// A vocabulary with all its terms, in display order.
@@ -135,12 +147,33 @@ async fn find_vocabulary(
 /// Every term of a vocabulary, in display order.
 pub async fn terms(conn: &mut AsyncPgConnection, name: VocabularyName) -> ApiResult<Vec<Term>> {
     // The table name comes from the closed enum above, never from the request.
+    let codes = match name {
+        VocabularyName::Regions => {
+            "jsonb_strip_nulls(jsonb_build_object('nuts3', nuts3, 'nuts3_2024', nuts3_2024))"
+        }
+        VocabularyName::Territories => {
+            "jsonb_strip_nulls(jsonb_build_object('iso_3166_2', iso, 'lau', lau))"
+        }
+        _ => "'{}'::jsonb",
+    };
     Ok(diesel::sql_query(format!(
-        "SELECT code, label_en, label_lv, position FROM {} ORDER BY position, code",
+        "SELECT code, label_en, label_lv, position, {codes} AS codes FROM {} ORDER BY position, code",
         name.table()
     ))
     .load(conn)
     .await?)
+}
+
+/// Every code of a vocabulary.
+pub async fn codes(
+    conn: &mut AsyncPgConnection,
+    name: VocabularyName,
+) -> ApiResult<std::collections::HashSet<String>> {
+    Ok(terms(conn, name)
+        .await?
+        .into_iter()
+        .map(|t| t.code)
+        .collect())
 }
 
 /// Labels of a vocabulary's codes in `lang` (English for languages without labels).

@@ -10,6 +10,17 @@ use actix_web::middleware::Next;
 use actix_web::HttpResponse;
 use sha2::{Digest, Sha256};
 
+/// The licence of the registry's data (CC BY 4.0), as a `Link` header (RFC 8288).
+pub const LICENSE_LINK: &str = "<https://creativecommons.org/licenses/by/4.0/>; rel=\"license\"";
+
+/// Whether a request reads the registry's data (every read under `/v1` but API keys), whose
+/// answers carry the data licence.
+fn is_data(method: &Method, path: &str) -> bool {
+    (method == Method::GET || method == Method::HEAD)
+        && path.starts_with("/v1/")
+        && !path.starts_with("/v1/api-keys")
+}
+
 /// How long shared caches and browsers may reuse an anonymous read.
 pub const PUBLIC_MAX_AGE: u32 = 60;
 
@@ -21,7 +32,13 @@ pub async fn middleware(
         req.method() == Method::GET && !matches!(req.path(), "/healthz" | "/readyz" | "/metrics");
     let anonymous = !req.headers().contains_key(header::AUTHORIZATION);
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
+    let data = is_data(req.method(), req.path());
     let mut response = next.call(req).await?.map_into_boxed_body();
+    if data && matches!(response.status(), StatusCode::OK | StatusCode::NOT_MODIFIED) {
+        response
+            .headers_mut()
+            .append(header::LINK, HeaderValue::from_static(LICENSE_LINK));
+    }
     if !cacheable || response.status() != StatusCode::OK {
         return Ok(response);
     }

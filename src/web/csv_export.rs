@@ -125,15 +125,51 @@ impl CsvFile {
     }
 }
 
-/// One chunk of an export: its rows and the cursor of the next chunk (`None` after the last).
-pub type Chunk<'a> =
-    Pin<Box<dyn Future<Output = ApiResult<(Vec<Vec<String>>, Option<Cursor>)>> + Send + 'a>>;
+/// One chunk of an export: its items and the cursor of the next chunk (`None` after the last).
+pub type ChunkOf<'a, T> =
+    Pin<Box<dyn Future<Output = ApiResult<(Vec<T>, Option<Cursor>)>> + Send + 'a>>;
 
-/// How an export reads its rows, chunk by chunk, inside the snapshot.
-pub type ChunkFn<C> = for<'a> fn(&'a mut AsyncPgConnection, &'a C, Option<Cursor>) -> Chunk<'a>;
+/// One chunk of a CSV export: its rows.
+pub type Chunk<'a> = ChunkOf<'a, Vec<String>>;
 
-/// Writes a whole export (every chunk `chunk` reads, from `cursor` on) from one snapshot into a
-/// temporary file.
+/// How an export reads its items, chunk by chunk, inside the snapshot.
+pub type ChunkFnOf<C, T> =
+    for<'a> fn(&'a mut AsyncPgConnection, &'a C, Option<Cursor>) -> ChunkOf<'a, T>;
+
+/// How a CSV export reads its rows.
+pub type ChunkFn<C> = ChunkFnOf<C, Vec<String>>;
+
+/// Reads every chunk `chunk` gives (from `cursor` on) from one snapshot of the registry (a
+/// read-only `REPEATABLE READ` transaction), handing each item to `write`: the loop every
+/// export (CSV, GeoJSON) runs.
+pub async fn read_snapshot<C: Sync, T>(
+    conn: &mut AsyncPgConnection,
+    context: &C,
+    cursor: Option<Cursor>,
+    chunk: ChunkFnOf<C, T>,
+    mut write: impl FnMut(T) -> ApiResult<()> + Send,
+) -> ApiResult<()> {
+    conn.build_transaction()
+        .read_only()
+        .repeatable_read()
+        .run(async |conn| -> ApiResult<()> {
+            let mut next = cursor;
+            loop {
+                let (items, after) = chunk(conn, context, next).await?;
+                for item in items {
+                    write(item)?;
+                }
+                match after {
+                    Some(cursor) => next = Some(cursor),
+                    None => return Ok(()),
+                }
+            }
+        })
+        .await
+}
+
+/// Writes a whole CSV export (every chunk `chunk` reads, from `cursor` on) from one snapshot
+/// into a temporary file.
 pub async fn snapshot<C: Sync>(
     conn: &mut AsyncPgConnection,
     header: &[&str],
@@ -142,23 +178,7 @@ pub async fn snapshot<C: Sync>(
     chunk: ChunkFn<C>,
 ) -> ApiResult<std::fs::File> {
     let mut file = CsvFile::new(header)?;
-    conn.build_transaction()
-        .read_only()
-        .repeatable_read()
-        .run(async |conn| -> ApiResult<()> {
-            let mut next = cursor;
-            loop {
-                let (rows, after) = chunk(conn, context, next).await?;
-                for row in rows {
-                    file.write(row)?;
-                }
-                match after {
-                    Some(cursor) => next = Some(cursor),
-                    None => return Ok(()),
-                }
-            }
-        })
-        .await?;
+    read_snapshot(conn, context, cursor, chunk, |row| file.write(row)).await?;
     file.finish()
 }
 

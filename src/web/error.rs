@@ -341,6 +341,7 @@ impl From<DieselError> for ApiError {
                         let field = constraint_field(constraint);
                         let code = if constraint.ends_with("regions_check")
                             || constraint.ends_with("target_groups_check")
+                            || constraint.ends_with("municipalities_check")
                         {
                             "unknown_code"
                         } else {
@@ -427,6 +428,10 @@ fn constraint_field(constraint: &str) -> &str {
         "project_partners_project_organisation_role_key" => "organisation_id",
         "metric_values_natural_key" => "indicator",
         "metric_values_indicator_id_fkey" => "indicator",
+        "source_links_source_id_fkey" => "sources",
+        "programme_organisations_organisation_id_fkey"
+        | "programme_organisations_organisation_role_key"
+        | "programme_organisations_role_fkey" => "organisations",
         "project_funding_total_check"
         | "project_funding_share_check"
         | "project_funding_source_check" => "funding",
@@ -450,6 +455,7 @@ fn constraint_field(constraint: &str) -> &str {
                 "activities_",
                 "indicators_",
                 "metric_values_",
+                "sources_",
             ];
             let rest = table_prefixes
                 .iter()
@@ -469,7 +475,10 @@ fn check_message(constraint: &str, field: &str) -> String {
         c if c.ends_with("_period_check") => {
             format!("{field} must not be before the start of the period")
         }
-        c if c.ends_with("regions_check") || c.ends_with("target_groups_check") => {
+        c if c.ends_with("regions_check")
+            || c.ends_with("target_groups_check")
+            || c.ends_with("municipalities_check") =>
+        {
             format!("{field} contains a code that is not in the vocabulary")
         }
         _ => format!("{field} breaks a rule of the registry"),

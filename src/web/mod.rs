@@ -4,6 +4,7 @@ pub mod body;
 pub mod caching;
 pub mod csv_export;
 pub mod error;
+pub mod geojson;
 pub mod http;
 pub mod idempotency;
 pub mod listing;

@@ -28,7 +28,12 @@ parameter). 404: no such resource (a malformed id in a path is also a 404). 405:
 broken rule with its field path (e.g. `funding[1].share_percent`); besides the rules the schemas state, 422 \
 also covers what JSON Schema cannot say: references to records that do not exist, codes missing from their \
 vocabulary, cross-field rules (a period must not end before it starts) and text containing NUL characters. \
-5xx problems name no internals; they carry a `request_id` to quote.",
+5xx problems name no internals; they carry a `request_id` to quote.\n\n\
+Data licence: the registry's data is published under Creative Commons Attribution 4.0 International (CC BY 4.0, \
+https://creativecommons.org/licenses/by/4.0/; `x-data-license`); every read of it says so in a \
+`Link: <https://creativecommons.org/licenses/by/4.0/>; rel=\"license\"` header, and so does every export. \
+`info.license` is the code's licence. Texts quoted from sources keep their sources' terms: each source \
+(`/v1/sources`) says which in `terms`.",
         license(name = "MIT", identifier = "MIT"),
         version = env!("CARGO_PKG_VERSION"),
     ),
@@ -44,6 +49,8 @@ vocabulary, cross-field rules (a period must not end before it starts) and text 
         (name = "changes", description = "Feed of every create, update and delete, for mirrors"),
         (name = "exports", description = "Whole filtered lists as CSV, each read from one snapshot of the registry"),
         (name = "vocabularies", description = "Controlled vocabularies with labels"),
+        (name = "territories", description = "Latvia's administrative territories (ATVK), with points and today's successors"),
+        (name = "sources", description = "The pages and documents records rest on, and the terms of their texts"),
         (name = "api-keys", description = "API keys (admin)"),
         (name = "operations", description = "Liveness, readiness and Prometheus metrics"),
     ),
@@ -159,6 +166,12 @@ pub fn finish(mut spec: OpenApi) -> OpenApi {
 fn polish(spec: OpenApi) -> OpenApi {
     let mut doc = serde_json::to_value(&spec).expect("spec serializes");
     doc["servers"] = json!([{"url": "/", "description": "This server"}]);
+    doc["info"]["x-data-license"] = json!({
+        "name": "CC-BY-4.0",
+        "title": "Creative Commons Attribution 4.0 International",
+        "url": "https://creativecommons.org/licenses/by/4.0/",
+        "scope": "the registry's data; the code is under info.license; texts quoted from sources keep their sources' terms (each source's `terms`)"
+    });
     doc["components"]["securitySchemes"] = json!({
         "bearer": {
             "type": "http",
@@ -217,6 +230,9 @@ fn polish(spec: OpenApi) -> OpenApi {
             }
             if method == "get" && operation["tags"] != json!(["operations"]) {
                 document_caching(operation);
+                if operation["tags"] != json!(["api-keys"]) {
+                    document_license(operation);
+                }
             }
             if operation["responses"].get("304").is_some() {
                 let params = operation["parameters"].as_array_mut();
@@ -375,6 +391,24 @@ fn document_caching(operation: &mut Value) {
         operation["responses"]["304"] =
             json!({"description": "Not modified (If-None-Match matched)"});
     }
+}
+
+/// Every read of the registry's data names its licence in a `Link` header.
+fn document_license(operation: &mut Value) {
+    let Some(ok) = operation["responses"]
+        .get_mut("200")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let headers = ok.entry("headers").or_insert_with(|| json!({}));
+    let license =
+        "`<https://creativecommons.org/licenses/by/4.0/>; rel=\"license\"`: the data is CC BY 4.0";
+    let description = match headers["Link"]["description"].as_str() {
+        Some(next) => format!("{license}; {next}"),
+        None => license.to_owned(),
+    };
+    headers["Link"] = json!({"description": description, "schema": {"type": "string"}});
 }
 
 fn is_nullable(schema: &Value) -> bool {

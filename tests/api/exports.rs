@@ -41,7 +41,9 @@ async fn exports_have_operations_of_their_own_and_list_paths_declare_json_only()
             continue;
         };
         let types: Vec<&str> = types.keys().map(String::as_str).collect();
-        if path.starts_with("/v1/exports/") {
+        if path.starts_with("/v1/exports/") && path.ends_with(".geojson") {
+            assert_eq!(types, ["application/geo+json"], "{path}");
+        } else if path.starts_with("/v1/exports/") {
             assert_eq!(types, ["text/csv"], "{path}");
         } else if path != "/v1/dump" && path != "/metrics" {
             assert_eq!(types, ["application/json"], "GET {path} declares {types:?}");
@@ -73,7 +75,7 @@ async fn project_exports_are_complete_and_public() {
     let programme = app
         .post_json(
             "/v1/programmes",
-            &json!({"name": "EEA and Norway Grants NGO Fund", "funder_id": w.other}),
+            &json!({"name": "EEA and Norway Grants NGO Fund", "organisations": [{"organisation_id": w.other, "role": "funder"}]}),
         )
         .await;
     assert_eq!(programme.status, 201, "{}", programme.text);

@@ -29,7 +29,7 @@ async fn project_fixture(app: &TestApp) -> (String, String, Value) {
     let programme = id(&created(
         app,
         "/v1/programmes",
-        json!({"name": "Eiropas Sociālā fonda apakšaktivitāte 1.5.2.2.2", "code": "1.5.2.2.2", "administrator_id": org}),
+        json!({"name": "Eiropas Sociālā fonda apakšaktivitāte 1.5.2.2.2", "code": "1.5.2.2.2", "organisations": [{"organisation_id": org, "role": "administrator"}]}),
     )
     .await);
     let project = created(
@@ -445,7 +445,7 @@ async fn programmes_and_indicators_crud() {
 async fn vocabularies_list_their_terms() {
     let app = TestApp::new().await;
     let names = app.get("/v1/vocabularies").await;
-    assert_eq!(names.body["data"].as_array().unwrap().len(), 6);
+    assert_eq!(names.body["data"].as_array().unwrap().len(), 8);
     let groups = app.get("/v1/vocabularies/target_groups").await;
     assert_eq!(groups.status, 200);
     let seniors = groups.body["terms"]

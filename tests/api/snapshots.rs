@@ -132,7 +132,9 @@ async fn registry(app: &TestApp) -> Registry {
         "/v1/programmes",
         json!({"name": "Eiropas Sociālā fonda apakšaktivitāte 1.5.2.2.2", "short_name": "ESF 1.5.2.2.2",
                "code": "1.5.2.2.2", "description": "Atbalsts sociālās integrācijas programmām.",
-               "funder_id": funder, "administrator_id": lead, "start_date": "2012-01-01",
+               "organisations": [{"organisation_id": funder, "role": "funder"},
+                                 {"organisation_id": lead, "role": "administrator"}],
+               "start_date": "2012-01-01",
                "end_date": "2014-12-31", "website": "https://www.esfondi.lv"}),
     )
     .await);

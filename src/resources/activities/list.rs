@@ -107,6 +107,14 @@ crate::list_params! {
         /// Only activities aimed at one of these target groups (codes).
         #[param(value_type = Option<String>, example = "seniors")]
         pub target_group: Option<Many<String>>,
+        /// Only activities in one of these territories, as recorded (ATVK codes, `/v1/territories`).
+        #[param(value_type = Option<String>, example = "0010000", pattern = "^[0-9]{7}(,[0-9]{7})*$")]
+        pub municipality: Option<Many<String>>,
+        /// Only activities in a territory that is today part of the same municipality as one of
+        /// these (ATVK codes): `0022000` (Augšdaugavas novads) also finds Daugavpils and Ilūkstes
+        /// novads, territories until 2021.
+        #[param(value_type = Option<String>, example = "0001000", pattern = "^[0-9]{7}(,[0-9]{7})*$")]
+        pub municipality_today: Option<Many<String>>,
         /// Only activities taking place on this day.
         #[param(example = "2013-03-08")]
         pub active_on: Option<NaiveDate>,
@@ -146,6 +154,14 @@ async fn filters(
     f.any_text("a.kind", &params.kind);
     f.any_text("a.region", &params.region);
     f.overlaps("a.target_groups", &params.target_group);
+    crate::resources::territories::filter(
+        conn,
+        &mut f,
+        "a.municipalities",
+        &params.municipality,
+        &params.municipality_today,
+    )
+    .await?;
     if let Some(day) = params.active_on {
         let day = f.bind(Value::Date(day));
         f.and(format!(
@@ -184,6 +200,9 @@ pub async fn search_activities(
     Query(params): Query<ActivitySearchParams>,
 ) -> ApiResult<HttpResponse> {
     let query = ActivityExportParams::from(&params);
+    if crate::web::geojson::wanted(&ctx.req) && params.format.is_none() {
+        return geojson(&ctx, &query, params.cursor.as_deref()).await;
+    }
     if csv_export::wanted(&ctx.req, params.format) {
         let response = export(&ctx, query, params.cursor.as_deref()).await?;
         return Ok(csv_export::deprecated(response, &ctx.req, EXPORT));
@@ -197,6 +216,71 @@ pub async fn search_activities(
 }
 
 const EXPORT: &str = "/v1/exports/activities.csv";
+
+/// Export activities as GeoJSON
+///
+/// Every activity the filters select, from one snapshot of the registry, as an RFC 7946
+/// FeatureCollection: a point feature per place (each territory in `municipalities` at its
+/// representative point, each of `points` at its own), with the activity's `id`,
+/// `project_id`, `title`, `kind` and `region` as properties (and `place`, `municipality`,
+/// `point`). `Accept: application/geo+json` on `GET /v1/activities` answers the same.
+#[utoipa::path(
+    tag = "exports",
+    params(ActivityExportParams),
+    responses((status = 200, description = "The activities' places as a GeoJSON FeatureCollection",
+        body = Object, content_type = "application/geo+json"))
+)]
+#[get("/exports/activities.geojson")]
+pub async fn export_activities_geojson(
+    ctx: Ctx,
+    Query(params): Query<ActivityExportParams>,
+) -> ApiResult<HttpResponse> {
+    geojson(&ctx, &params, None).await
+}
+
+async fn geojson(
+    ctx: &Ctx,
+    params: &ActivityExportParams,
+    cursor: Option<&str>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = ctx.state.reader(&ctx.caller).await?;
+    let (filters, relevance) = filters(&mut conn, params, &ctx.caller).await?;
+    let order = SOURCE.order(params.sort.as_deref(), relevance.as_deref())?;
+    let cursor = Cursor::decode(cursor, &order, SOURCE.id_type)?;
+    let context = (filters, order);
+    crate::web::geojson::export(&mut conn, "activities", &context, cursor, geo_chunk).await
+}
+
+fn geo_chunk<'a>(
+    conn: &'a mut AsyncPgConnection,
+    (filters, order): &'a (Filters, Order),
+    cursor: Option<Cursor>,
+) -> csv_export::ChunkOf<'a, serde_json::Value> {
+    Box::pin(async move {
+        let (rows, next) =
+            listing::chunk::<Activity>(conn, &SOURCE, filters, order, cursor, csv_export::CHUNK)
+                .await?;
+        let codes = rows.iter().flat_map(|a| a.municipalities.iter().cloned());
+        let points = crate::resources::territories::points(conn, codes).await?;
+        let features = rows
+            .iter()
+            .flat_map(|a| {
+                let properties = serde_json::json!({
+                    "id": a.id, "project_id": a.project_id, "title": a.title,
+                    "kind": a.kind, "region": a.region,
+                });
+                crate::resources::territories::features(
+                    a.id,
+                    &properties,
+                    &a.municipalities,
+                    &a.points,
+                    &points,
+                )
+            })
+            .collect();
+        Ok((features, next))
+    })
+}
 
 /// Export activities as CSV
 ///
@@ -230,6 +314,7 @@ async fn export(
         kinds: vocabularies::labels(&mut conn, VocabularyName::ActivityKinds, lang).await?,
         regions: vocabularies::labels(&mut conn, VocabularyName::Regions, lang).await?,
         target_groups: vocabularies::labels(&mut conn, VocabularyName::TargetGroups, lang).await?,
+        territories: vocabularies::labels(&mut conn, VocabularyName::Territories, lang).await?,
         filters,
         order,
     };
@@ -251,6 +336,8 @@ const CSV_HEADER: &[&str] = &[
     "participants",
     "target_groups",
     "target_group_labels",
+    "municipalities",
+    "municipality_labels",
     "updated_at",
     "version",
 ];
@@ -259,6 +346,7 @@ struct Export {
     kinds: HashMap<String, String>,
     regions: HashMap<String, String>,
     target_groups: HashMap<String, String>,
+    territories: HashMap<String, String>,
     filters: Filters,
     order: Order,
 }
@@ -291,6 +379,11 @@ fn chunk<'a>(
                     .iter()
                     .map(|g| label(&export.target_groups, g))
                     .collect();
+                let territory_labels: Vec<String> = a
+                    .municipalities
+                    .iter()
+                    .map(|c| label(&export.territories, c))
+                    .collect();
                 vec![
                     a.id.to_string(),
                     a.project_id.to_string(),
@@ -309,6 +402,8 @@ fn chunk<'a>(
                     opt(a.participants.map(|n| n.to_string())),
                     csv_export::join(&a.target_groups),
                     csv_export::join(&group_labels),
+                    csv_export::join(&a.municipalities),
+                    csv_export::join(&territory_labels),
                     a.updated_at
                         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
                     a.version.to_string(),

@@ -17,6 +17,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list::list_activities)
         .service(list::search_activities)
         .service(list::export_activities)
+        .service(list::export_activities_geojson)
         .service(create_activity)
         .service(find_activity)
         .service(update_activity)

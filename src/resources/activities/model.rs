@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
-use crate::domain::{ActivityId, Id, ProjectId};
+use crate::domain::{ActivityId, Id, PlacePoint, PlacePoints, ProjectId};
 use crate::resources::record::{Record, Rights};
 use crate::schema::activities;
 use crate::validation;
@@ -64,6 +64,22 @@ pub struct ActivityInput {
     #[validate(length(max = 30))]
     #[schema(max_items = 30, example = json!(["seniors", "youth"]))]
     pub target_groups: Vec<String>,
+    /// Territory codes (ATVK, `/v1/territories`) of where the activity took place, as the source
+    /// names the places.
+    #[serde(default)]
+    #[validate(length(max = 200), custom(function = "validation::territory_codes"))]
+    #[schema(max_items = 200, example = json!(["0010000"]))]
+    pub municipalities: Vec<String>,
+    /// Places with points of their own (WGS 84).
+    #[serde(default)]
+    #[validate(custom(function = "crate::domain::geo::points"))]
+    #[schema(value_type = Vec<PlacePoint>, max_items = 100)]
+    pub points: PlacePoints,
+    /// Fields whose value was inferred rather than stated by the sources.
+    #[serde(default)]
+    #[validate(length(max = 50), custom(function = "validation::field_names"))]
+    #[schema(max_items = 50, example = json!(["end_date"]))]
+    pub inferred: Vec<String>,
 }
 
 fn activity_period(input: &ActivityInput) -> Result<(), validator::ValidationError> {
@@ -111,6 +127,15 @@ pub struct Activity {
     /// Target group codes.
     #[schema(example = json!(["seniors", "youth"]))]
     pub target_groups: Vec<String>,
+    /// Territory codes (ATVK) of where the activity took place.
+    #[schema(example = json!(["0010000"]))]
+    pub municipalities: Vec<String>,
+    /// Places with points of their own (WGS 84).
+    #[schema(value_type = Vec<PlacePoint>)]
+    pub points: PlacePoints,
+    /// Fields whose value was inferred rather than stated by the sources.
+    #[schema(example = json!(["end_date"]))]
+    pub inferred: Vec<String>,
     /// When the record was created.
     #[schema(example = "2026-11-23T10:00:00Z")]
     pub created_at: DateTime<Utc>,

@@ -23,7 +23,7 @@ use validator::Validate;
 use super::MetricInput;
 use crate::auth::Caller;
 use crate::domain::money;
-use crate::domain::MetricKind;
+use crate::domain::{MetricKind, Qualifier};
 use crate::schema::{activities, indicators, metric_values, projects};
 use crate::state::AppState;
 use crate::telemetry::METRICS;
@@ -76,6 +76,9 @@ pub struct BatchItem {
     /// Note on how the number was obtained or qualified.
     #[schema(max_length = 2000)]
     pub note: Option<String>,
+    /// How exact `value` is; default `exact`.
+    #[serde(default = "super::default_qualifier")]
+    pub qualifier: Qualifier,
 }
 
 impl BatchItem {
@@ -89,6 +92,9 @@ impl BatchItem {
             kind: self.kind,
             value: self.value,
             note: self.note.clone(),
+            qualifier: self.qualifier,
+            inferred: Vec::new(),
+            sources: Vec::new(),
         }
     }
 }
@@ -124,7 +130,7 @@ pub struct BatchSummary {
     pub dry_run: bool,
     /// Values created (or that would be).
     pub created: usize,
-    /// Values whose number or note changed (or would).
+    /// Values whose number, qualifier or note changed (or would).
     pub updated: usize,
     /// Values already stored exactly so.
     pub unchanged: usize,
@@ -144,6 +150,7 @@ struct Resolved {
     kind: MetricKind,
     value: BigDecimal,
     note: Option<String>,
+    qualifier: Qualifier,
 }
 
 type NaturalKey = (
@@ -418,6 +425,7 @@ async fn resolve(
             kind: item.kind,
             value: money::to_decimal(item.value),
             note: item.note.clone(),
+            qualifier: item.qualifier,
         });
     }
     let mut first_at: HashMap<NaturalKey, usize> = HashMap::new();
@@ -485,6 +493,7 @@ struct Columns {
     kind: Vec<String>,
     value: Vec<BigDecimal>,
     note: Vec<Option<String>>,
+    qualifier: Vec<String>,
     /// Ids for the values the batch creates (time-ordered v7, made here like everywhere else).
     id: Vec<Uuid>,
 }
@@ -505,14 +514,18 @@ impl Columns {
             kind: order.iter().map(|r| r.kind.as_str().to_owned()).collect(),
             value: order.iter().map(|r| r.value.clone()).collect(),
             note: order.iter().map(|r| r.note.clone()).collect(),
+            qualifier: order
+                .iter()
+                .map(|r| r.qualifier.as_str().to_owned())
+                .collect(),
             id: order.iter().map(|_| Uuid::now_v7()).collect(),
         }
     }
 }
 
 const INPUT: &str = "unnest($1::int4[], $2::uuid[], $3::uuid[], $4::uuid[], $5::date[], $6::date[], \
-     $7::text[], $8::text[], $9::numeric[], $10::text[], $11::uuid[]) \
-     AS i(idx, project_id, indicator_id, activity_id, period_start, period_end, target_group, kind, value, note, id)";
+     $7::text[], $8::text[], $9::numeric[], $10::text[], $11::uuid[], $12::text[]) \
+     AS i(idx, project_id, indicator_id, activity_id, period_start, period_end, target_group, kind, value, note, id, qualifier)";
 
 macro_rules! bind_columns {
     ($query:expr, $c:expr) => {
@@ -528,6 +541,7 @@ macro_rules! bind_columns {
             .bind::<Array<Numeric>, _>(&$c.value)
             .bind::<Array<Nullable<Text>>, _>(&$c.note)
             .bind::<Array<diesel::sql_types::Uuid>, _>(&$c.id)
+            .bind::<Array<Text>, _>(&$c.qualifier)
     };
 }
 
@@ -536,6 +550,7 @@ struct Stored {
     id: Uuid,
     value: BigDecimal,
     note: Option<String>,
+    qualifier: Qualifier,
 }
 
 type StoredColumns = (
@@ -549,6 +564,7 @@ type StoredColumns = (
     MetricKind,
     BigDecimal,
     Option<String>,
+    Qualifier,
 );
 
 /// Stored values of the batch's projects and indicators, by natural key. Matching happens
@@ -578,13 +594,26 @@ async fn stored(
             metric_values::kind,
             metric_values::value,
             metric_values::note,
+            metric_values::qualifier,
         ))
         .load(conn)
         .await?;
     Ok(rows
         .into_iter()
         .map(
-            |(id, project, indicator, activity, start, end, group, kind, value, note)| {
+            |(
+                id,
+                project,
+                indicator,
+                activity,
+                start,
+                end,
+                group,
+                kind,
+                value,
+                note,
+                qualifier,
+            )| {
                 (
                     (
                         project,
@@ -595,7 +624,12 @@ async fn stored(
                         group,
                         kind.as_str().to_owned(),
                     ),
-                    Stored { id, value, note },
+                    Stored {
+                        id,
+                        value,
+                        note,
+                        qualifier,
+                    },
                 )
             },
         )
@@ -627,7 +661,7 @@ async fn preview(conn: &mut AsyncPgConnection, resolved: &[Resolved]) -> ApiResu
             Some(s) => ItemResult {
                 index: r.index,
                 id: Some(s.id),
-                outcome: if s.value == r.value && s.note == r.note {
+                outcome: if s.value == r.value && s.note == r.note && s.qualifier == r.qualifier {
                     ItemOutcome::Unchanged
                 } else {
                     ItemOutcome::Updated
@@ -664,13 +698,13 @@ async fn upsert(conn: &mut AsyncPgConnection, resolved: &[Resolved]) -> ApiResul
     let columns = Columns::of(resolved);
     let sql = format!(
         "INSERT INTO metric_values (id, project_id, indicator_id, activity_id, period_start, \
-           period_end, target_group, kind, value, note) \
+           period_end, target_group, kind, value, note, qualifier) \
          SELECT id, project_id, indicator_id, activity_id, period_start, period_end, \
-           target_group, kind, value, note FROM {INPUT} \
+           target_group, kind, value, note, qualifier FROM {INPUT} \
          ON CONFLICT ON CONSTRAINT metric_values_natural_key DO UPDATE \
-           SET value = excluded.value, note = excluded.note \
-           WHERE (metric_values.value, metric_values.note) \
-             IS DISTINCT FROM (excluded.value, excluded.note) \
+           SET value = excluded.value, note = excluded.note, qualifier = excluded.qualifier \
+           WHERE (metric_values.value, metric_values.note, metric_values.qualifier) \
+             IS DISTINCT FROM (excluded.value, excluded.note, excluded.qualifier) \
          RETURNING id, project_id, indicator_id, activity_id, period_start, period_end, \
            target_group, kind, (xmax = 0) AS created"
     );

@@ -12,9 +12,10 @@ use uuid::Uuid;
 use super::{MetricRow, MetricValue};
 use crate::auth::Visibility;
 use crate::db::DbConn;
-use crate::domain::{money, Lang, MetricKind};
+use crate::domain::{money, Lang, MetricKind, Qualifier};
 use crate::resources::lookup;
 use crate::resources::record::Ctx;
+use crate::resources::territories;
 use crate::resources::vocabularies::{self, VocabularyName};
 use crate::schema::indicators;
 use crate::web::csv_export::{self, Format};
@@ -77,6 +78,17 @@ crate::list_params! {
         /// Only values about one of these target groups (codes).
         #[param(value_type = Option<String>, example = "seniors")]
         pub target_group: Option<Many<String>>,
+        /// Only values of projects working in one of these territories, as recorded (ATVK codes, `/v1/territories`).
+        #[param(value_type = Option<String>, example = "0440801", pattern = "^[0-9]{7}(,[0-9]{7})*$")]
+        pub municipality: Option<Many<String>>,
+        /// Only values of projects working in a territory that is today part of the same municipality as one of
+        /// these (ATVK codes): `0022000` (Augšdaugavas novads) also finds Daugavpils and Ilūkstes
+        /// novads, territories until 2021.
+        #[param(value_type = Option<String>, example = "0022000", pattern = "^[0-9]{7}(,[0-9]{7})*$")]
+        pub municipality_today: Option<Many<String>>,
+        /// Only values with one of these qualifiers (`exact`, `approximate`, `more_than`, ...).
+        #[param(value_type = Option<String>, example = "more_than,at_least")]
+        pub qualifier: Option<Many<Qualifier>>,
         /// Only values whose period ends on or after this day.
         #[param(example = "2012-01-01")]
         pub period_from: Option<NaiveDate>,
@@ -137,6 +149,19 @@ async fn filters(
         .map(|k| Many(k.0.iter().map(|k| k.as_str().to_owned()).collect()));
     f.any_text("m.kind", &kinds);
     f.any_text("m.target_group", &params.target_group);
+    if let Some(codes) =
+        territories::codes(conn, &params.municipality, &params.municipality_today).await?
+    {
+        let codes = f.bind(Value::Texts(codes));
+        f.and(format!(
+            "m.project_id IN (SELECT id FROM projects WHERE municipalities && {codes})"
+        ));
+    }
+    let qualifiers = params
+        .qualifier
+        .as_ref()
+        .map(|q| Many(q.0.iter().map(|q| q.as_str().to_owned()).collect()));
+    f.any_text("m.qualifier", &qualifiers);
     if let Some(from) = params.period_from {
         let from = f.bind(Value::Date(from));
         f.and(format!("coalesce(m.period_end, m.period_start) >= {from}"));
@@ -192,13 +217,14 @@ pub async fn page(ctx: Ctx, mut conn: DbConn, params: MetricListParams) -> ApiRe
     let paging = Paging::of(&params, &SOURCE, &order, false)?;
     let rows = listing::page(&mut conn, &SOURCE, &filters, &order, &paging).await?;
     let names = indicator_names(&mut conn).await?;
-    let page = rows.map(|row: MetricRow| {
+    let mut page = rows.map(|row: MetricRow| {
         let code = names
             .get(&row.indicator_id)
             .map(|(code, ..)| code.clone())
             .unwrap_or_default();
         MetricValue::from_parts(row, code)
     });
+    super::attach_sources(&mut conn, &mut page.data).await?;
     Ok(page.respond(&ctx.req))
 }
 
@@ -273,6 +299,7 @@ const CSV_HEADER: &[&str] = &[
     "target_group_label",
     "kind",
     "value",
+    "qualifier",
     "note",
     "updated_at",
     "version",
@@ -328,6 +355,7 @@ fn chunk<'a>(
                     opt(group_label),
                     m.kind.as_str().to_owned(),
                     money::to_f64(&m.value).to_string(),
+                    m.qualifier.as_str().to_owned(),
                     opt(m.note),
                     m.updated_at
                         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),

@@ -15,7 +15,10 @@ mod list;
 mod model;
 mod revisions;
 
-pub use model::{default_kind, form, MetricInput, MetricRow, MetricValue, StoredMetric, MAX_VALUE};
+pub use model::{
+    attach_sources, default_kind, default_qualifier, form, MetricInput, MetricRow, MetricValue,
+    StoredMetric, MAX_VALUE,
+};
 pub use revisions::{MetricRevision, RevisionOp};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -10,8 +10,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::{Validate, ValidationError};
 
-use crate::domain::{money, Id, MetricId, MetricKind, ProjectId};
+use crate::domain::{money, Id, MetricId, MetricKind, ProjectId, Qualifier};
 use crate::resources::record::{Lock, Record, Rights, Versioned};
+use crate::resources::sources::{self, Citation, Citing, SourceLink};
 use crate::schema::{indicators, metric_values};
 use crate::validation;
 use crate::web::error::{ApiError, ApiResult};
@@ -32,6 +33,8 @@ pub struct MetricRow {
     pub kind: MetricKind,
     pub value: BigDecimal,
     pub note: Option<String>,
+    pub qualifier: Qualifier,
+    pub inferred: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
@@ -73,10 +76,28 @@ pub struct MetricInput {
         example = "Attended Latvian language, history and culture courses."
     )]
     pub note: Option<String>,
+    /// How exact `value` is; default `exact` ("vairāk kā 1300" is `more_than` 1300).
+    #[serde(default = "default_qualifier")]
+    pub qualifier: Qualifier,
+    /// Fields whose value was inferred rather than stated by the sources (a count of 1 read
+    /// from "a programme was drafted" is `["value"]`).
+    #[serde(default)]
+    #[validate(length(max = 50), custom(function = "validation::field_names"))]
+    #[schema(max_items = 50, example = json!([]))]
+    pub inferred: Vec<String>,
+    /// The sources the number rests on (replaced as a whole on PATCH).
+    #[serde(default)]
+    #[validate(length(max = 50), nested)]
+    #[schema(max_items = 50)]
+    pub sources: Vec<SourceLink>,
 }
 
 pub fn default_kind() -> MetricKind {
     MetricKind::Actual
+}
+
+pub fn default_qualifier() -> Qualifier {
+    Qualifier::Exact
 }
 
 fn metric_rules(input: &MetricInput) -> Result<(), ValidationError> {
@@ -118,6 +139,8 @@ pub struct MetricForm {
     kind: MetricKind,
     value: BigDecimal,
     note: Option<String>,
+    qualifier: Qualifier,
+    inferred: Vec<String>,
 }
 
 /// One outcome number.
@@ -152,6 +175,13 @@ pub struct MetricValue {
     /// Note.
     #[schema(example = "Attended Latvian language, history and culture courses.")]
     pub note: Option<String>,
+    /// How exact `value` is.
+    pub qualifier: Qualifier,
+    /// Fields whose value was inferred rather than stated by the sources.
+    #[schema(example = json!([]))]
+    pub inferred: Vec<String>,
+    /// The sources the number rests on.
+    pub sources: Vec<Citation>,
     /// When the record was created.
     #[schema(example = "2026-11-23T10:00:00Z")]
     pub created_at: DateTime<Utc>,
@@ -176,6 +206,9 @@ impl MetricValue {
             kind: r.kind,
             value: money::to_f64(&r.value),
             note: r.note,
+            qualifier: r.qualifier,
+            inferred: r.inferred,
+            sources: Vec::new(),
             created_at: r.created_at,
             updated_at: r.updated_at,
             version: r.version,
@@ -184,7 +217,7 @@ impl MetricValue {
 }
 
 impl MetricInput {
-    pub fn from_stored(r: MetricRow, indicator: String) -> Self {
+    pub fn from_stored(r: MetricRow, indicator: String, sources: Vec<SourceLink>) -> Self {
         MetricInput {
             indicator,
             activity_id: r.activity_id,
@@ -194,8 +227,24 @@ impl MetricInput {
             kind: r.kind,
             value: money::to_f64(&r.value),
             note: r.note,
+            qualifier: r.qualifier,
+            inferred: r.inferred,
+            sources,
         }
     }
+}
+
+/// Fills in the citations of `values`, in one query.
+pub async fn attach_sources(
+    conn: &mut AsyncPgConnection,
+    values: &mut [MetricValue],
+) -> ApiResult<()> {
+    let ids: Vec<Uuid> = values.iter().map(|v| v.id).collect();
+    let mut found = sources::load(conn, Citing::Metric, &ids).await?;
+    for value in values.iter_mut() {
+        value.sources = found.remove(&value.id).unwrap_or_default();
+    }
+    Ok(())
 }
 
 /// Resolves the indicator code into the stored form (422 naming `indicator` when unknown).
@@ -222,6 +271,8 @@ pub async fn form(conn: &mut AsyncPgConnection, input: &MetricInput) -> ApiResul
         kind: input.kind,
         value: money::to_decimal(input.value),
         note: input.note.clone(),
+        qualifier: input.qualifier,
+        inferred: input.inferred.clone(),
     })
 }
 
@@ -274,14 +325,18 @@ impl Record for MetricValue {
         Some(ProjectId(stored.row.project_id))
     }
 
-    async fn read(_: &mut AsyncPgConnection, stored: StoredMetric) -> ApiResult<Self> {
-        Ok(MetricValue::from_parts(stored.row, stored.indicator))
+    async fn read(conn: &mut AsyncPgConnection, stored: StoredMetric) -> ApiResult<Self> {
+        let mut value = MetricValue::from_parts(stored.row, stored.indicator);
+        value.sources = sources::load_one(conn, Citing::Metric, value.id).await?;
+        Ok(value)
     }
 
-    async fn input(_: &mut AsyncPgConnection, stored: &StoredMetric) -> ApiResult<MetricInput> {
+    async fn input(conn: &mut AsyncPgConnection, stored: &StoredMetric) -> ApiResult<MetricInput> {
+        let cited = sources::load_one(conn, Citing::Metric, stored.row.id).await?;
         Ok(MetricInput::from_stored(
             stored.row.clone(),
             stored.indicator.clone(),
+            cited.iter().map(SourceLink::from).collect(),
         ))
     }
 
@@ -300,7 +355,11 @@ impl Record for MetricValue {
             .returning(MetricRow::as_returning())
             .get_result(conn)
             .await?;
-        Ok(MetricValue::from_parts(row, input.indicator))
+        sources::check(conn, "sources", &input.sources).await?;
+        sources::replace(conn, Citing::Metric, row.id, &input.sources).await?;
+        let mut value = MetricValue::from_parts(row, input.indicator);
+        value.sources = input.sources.into_iter().map(Citation::from).collect();
+        Ok(value)
     }
 
     async fn store(
@@ -314,7 +373,11 @@ impl Record for MetricValue {
             .returning(MetricRow::as_returning())
             .get_result(conn)
             .await?;
-        Ok(MetricValue::from_parts(row, input.indicator))
+        sources::check(conn, "sources", &input.sources).await?;
+        sources::replace(conn, Citing::Metric, row.id, &input.sources).await?;
+        let mut value = MetricValue::from_parts(row, input.indicator);
+        value.sources = input.sources.into_iter().map(Citation::from).collect();
+        Ok(value)
     }
 
     async fn remove(conn: &mut AsyncPgConnection, stored: &StoredMetric) -> ApiResult<()> {

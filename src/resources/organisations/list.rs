@@ -71,6 +71,9 @@ crate::list_params! {
         /// Only organisations registered in one of these countries (ISO 3166-1 alpha-2).
         #[param(value_type = Option<String>, example = "LV", pattern = "^[A-Z]{2}(,[A-Z]{2})*$")]
         pub country: Option<Many<String>>,
+        /// Only the organisation with this org-id.guide identifier (`LV-RE-40008002279`).
+        #[param(example = "LV-RE-40008002279", min_length = 1, max_length = 100)]
+        pub org_id: Option<String>,
         /// Only organisations changed at or after this instant.
         #[param(example = "2026-11-01T00:00:00Z")]
         pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
@@ -102,6 +105,10 @@ async fn filters(
     let mut f = Filters::default();
     f.any_text("o.kind", &params.kind);
     f.any_text("o.country", &params.country);
+    if let Some(org_id) = &params.org_id {
+        let org_id = f.bind(Value::Text(org_id.clone()));
+        f.and(format!("o.org_id = {org_id}"));
+    }
     if let Some(since) = params.updated_since {
         let since = f.bind(Value::Time(since));
         f.and(format!("o.updated_at >= {since}"));
@@ -198,6 +205,7 @@ pub async fn list_organisations(
     let rows =
         listing::page::<OrganisationRow>(&mut conn, &SOURCE, &filters, &order, &paging).await?;
     let mut page: Page<Organisation> = rows.map(Organisation::from);
+    super::model::attach_sources(&mut conn, &mut page.data).await?;
     if embeds.contains(&Embed::Projects) {
         embed_projects(&mut conn, &mut page.data, caller.visibility()).await?;
     }
@@ -259,9 +267,11 @@ const CSV_HEADER: &[&str] = &[
     "kind_label",
     "country",
     "registration_number",
+    "org_id",
     "website",
     "email",
     "phone",
+    "inferred",
     "updated_at",
     "version",
 ];
@@ -300,9 +310,11 @@ fn chunk<'a>(
                     kind_label,
                     opt(o.country),
                     opt(o.registration_number),
+                    opt(o.org_id),
                     opt(o.website),
                     opt(o.email),
                     opt(o.phone),
+                    csv_export::join(&o.inferred),
                     o.updated_at
                         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
                     o.version.to_string(),

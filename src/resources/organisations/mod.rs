@@ -10,7 +10,7 @@ use crate::web::http::{Json, MergePatch, NoParams};
 mod list;
 mod model;
 
-pub use model::{Organisation, OrganisationInput, OrganisationRow, ProjectRole};
+pub use model::{attach_sources, Organisation, OrganisationInput, OrganisationRow, ProjectRole};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list::list_organisations)

@@ -10,8 +10,11 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::domain::{Id, OrganisationId, ProjectStatus};
-use crate::resources::record::{Record, Rights};
-use crate::schema::{organisations, programmes, project_funding, project_partners, projects};
+use crate::resources::record::{Lock, Record, Rights};
+use crate::resources::sources::{self, Citation, Citing, SourceLink};
+use crate::schema::{
+    organisations, programme_organisations, project_funding, project_partners, projects,
+};
 use crate::validation;
 use crate::web::error::{ApiResult, FieldError};
 
@@ -28,6 +31,8 @@ pub struct OrganisationRow {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub description: Option<String>,
+    pub org_id: Option<String>,
+    pub inferred: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
@@ -91,6 +96,18 @@ pub struct OrganisationInput {
         example = "Latvian Red Cross, the national humanitarian society."
     )]
     pub description: Option<String>,
+    /// Fields whose value was inferred rather than stated by the sources (`name`: a
+    /// descriptive name where the source gives none).
+    #[serde(default)]
+    #[validate(length(max = 50), custom(function = "validation::field_names"))]
+    #[schema(max_items = 50, example = json!(["name"]))]
+    pub inferred: Vec<String>,
+    /// The sources the organisation's facts rest on (replaced as a whole on PATCH).
+    #[serde(default)]
+    #[validate(length(max = 50), nested)]
+    #[schema(max_items = 50)]
+    #[diesel(skip_insertion, skip_update)]
+    pub sources: Vec<SourceLink>,
 }
 
 /// An organisation as the registry stores it.
@@ -126,6 +143,17 @@ pub struct Organisation {
     /// Short description.
     #[schema(example = "Latvian Red Cross, the national humanitarian society.")]
     pub description: Option<String>,
+    /// The org-id.guide identifier (as IATI and 360Giving publish them), derived from the
+    /// country and registration number where the register that gave the number is known:
+    /// `LV-RE-<number>` (Latvia's Uzņēmumu reģistrs: 11-digit numbers starting with 4 or 5),
+    /// `NO-BRC-<number>` (Norway's Brønnøysundregistrene: 9 digits); otherwise `null`.
+    #[schema(example = "LV-RE-40008002279")]
+    pub org_id: Option<String>,
+    /// Fields whose value was inferred rather than stated by the sources.
+    #[schema(example = json!([]))]
+    pub inferred: Vec<String>,
+    /// The sources the organisation's facts rest on.
+    pub sources: Vec<Citation>,
     /// When the record was created.
     #[schema(example = "2026-11-23T10:00:00Z")]
     pub created_at: DateTime<Utc>,
@@ -170,6 +198,9 @@ impl From<OrganisationRow> for Organisation {
             email: r.email,
             phone: r.phone,
             description: r.description,
+            org_id: r.org_id,
+            inferred: r.inferred,
+            sources: Vec::new(),
             created_at: r.created_at,
             updated_at: r.updated_at,
             version: r.version,
@@ -178,8 +209,9 @@ impl From<OrganisationRow> for Organisation {
     }
 }
 
-impl From<&OrganisationRow> for OrganisationInput {
-    fn from(r: &OrganisationRow) -> Self {
+impl OrganisationInput {
+    /// The stored organisation in its writable form.
+    pub fn from_stored(r: &OrganisationRow, sources: Vec<SourceLink>) -> Self {
         let r = r.clone();
         OrganisationInput {
             name: r.name,
@@ -191,8 +223,36 @@ impl From<&OrganisationRow> for OrganisationInput {
             email: r.email,
             phone: r.phone,
             description: r.description,
+            inferred: r.inferred,
+            sources,
         }
     }
+}
+
+/// Fills in the citations of `organisations`, in one query.
+pub async fn attach_sources(
+    conn: &mut AsyncPgConnection,
+    organisations: &mut [Organisation],
+) -> ApiResult<()> {
+    let ids: Vec<Uuid> = organisations.iter().map(|o| o.id).collect();
+    let mut found = sources::load(conn, Citing::Organisation, &ids).await?;
+    for o in organisations.iter_mut() {
+        o.sources = found.remove(&o.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// Stores an organisation's citations and answers with the record.
+async fn finish(
+    conn: &mut AsyncPgConnection,
+    row: OrganisationRow,
+    links: Vec<SourceLink>,
+) -> ApiResult<Organisation> {
+    sources::check(conn, "sources", &links).await?;
+    sources::replace(conn, Citing::Organisation, row.id, &links).await?;
+    let mut organisation = Organisation::from(row);
+    organisation.sources = links.into_iter().map(Citation::from).collect();
+    Ok(organisation)
 }
 
 crate::versioned!(OrganisationRow, Organisation);
@@ -205,17 +265,69 @@ impl Record for Organisation {
     type Input = OrganisationInput;
     type Parent = ();
 
-    crate::table_storage!(organisations, row: OrganisationRow, id: OrganisationId);
+    async fn fetch(
+        conn: &mut AsyncPgConnection,
+        id: &OrganisationId,
+        lock: Lock,
+    ) -> ApiResult<Option<OrganisationRow>> {
+        let query = organisations::table
+            .find(id.uuid())
+            .select(OrganisationRow::as_select());
+        crate::first_row!(query, conn, lock)
+    }
 
-    async fn read(_: &mut AsyncPgConnection, row: OrganisationRow) -> ApiResult<Self> {
-        Ok(Organisation::from(row))
+    async fn read(conn: &mut AsyncPgConnection, row: OrganisationRow) -> ApiResult<Self> {
+        let mut organisation = Organisation::from(row);
+        organisation.sources =
+            sources::load_one(conn, Citing::Organisation, organisation.id).await?;
+        Ok(organisation)
     }
 
     async fn input(
-        _: &mut AsyncPgConnection,
+        conn: &mut AsyncPgConnection,
         row: &OrganisationRow,
     ) -> ApiResult<OrganisationInput> {
-        Ok(OrganisationInput::from(row))
+        let cited = sources::load_one(conn, Citing::Organisation, row.id).await?;
+        Ok(OrganisationInput::from_stored(
+            row,
+            cited.iter().map(SourceLink::from).collect(),
+        ))
+    }
+
+    async fn insert(
+        conn: &mut AsyncPgConnection,
+        _: (),
+        input: OrganisationInput,
+    ) -> ApiResult<Self> {
+        let row: OrganisationRow = diesel::insert_into(organisations::table)
+            .values((
+                organisations::id.eq(OrganisationId::new_v7().uuid()),
+                &input,
+            ))
+            .returning(OrganisationRow::as_returning())
+            .get_result(conn)
+            .await?;
+        finish(conn, row, input.sources).await
+    }
+
+    async fn store(
+        conn: &mut AsyncPgConnection,
+        row: &OrganisationRow,
+        input: OrganisationInput,
+    ) -> ApiResult<Self> {
+        let row: OrganisationRow = diesel::update(organisations::table.find(row.id))
+            .set(&input)
+            .returning(OrganisationRow::as_returning())
+            .get_result(conn)
+            .await?;
+        finish(conn, row, input.sources).await
+    }
+
+    async fn remove(conn: &mut AsyncPgConnection, row: &OrganisationRow) -> ApiResult<()> {
+        diesel::delete(organisations::table.find(row.id))
+            .execute(conn)
+            .await?;
+        Ok(())
     }
 
     /// Projects it leads, partnerships, programmes it funds or administers, funding lines.
@@ -234,12 +346,8 @@ impl Record for Organisation {
             .count()
             .get_result(conn)
             .await?;
-        let funded: i64 = programmes::table
-            .filter(
-                programmes::funder_id
-                    .eq(id)
-                    .or(programmes::administrator_id.eq(id)),
-            )
+        let funded: i64 = programme_organisations::table
+            .filter(programme_organisations::organisation_id.eq(id))
             .count()
             .get_result(conn)
             .await?;
@@ -258,8 +366,8 @@ impl Record for Organisation {
             ),
             (
                 funded,
-                "programmes.funder_id",
-                "programmes it funds or administers",
+                "programme_organisations.organisation_id",
+                "roles in programmes",
             ),
             (
                 funding,

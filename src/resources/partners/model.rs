@@ -39,6 +39,7 @@ pub struct PartnerRow {
     pub organisation_id: Uuid,
     pub role: String,
     pub description: Option<String>,
+    pub activity_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
@@ -65,6 +66,10 @@ pub struct PartnerInput {
         example = "Took part in the steering group and published project news."
     )]
     pub description: Option<String>,
+    /// The activity the partner's part is about (an activity of the same project): what the
+    /// organisation did.
+    #[schema(example = "0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a83")]
+    pub activity_id: Option<Uuid>,
 }
 
 /// An organisation's part in a project.
@@ -85,6 +90,9 @@ pub struct Partner {
     /// What the partner does in the project.
     #[schema(example = "Took part in the steering group and published project news.")]
     pub description: Option<String>,
+    /// The activity the partner's part is about.
+    #[schema(example = "0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a83")]
+    pub activity_id: Option<Uuid>,
     /// When the record was created.
     #[schema(example = "2026-11-23T10:00:00Z")]
     pub created_at: DateTime<Utc>,
@@ -108,6 +116,7 @@ impl From<PartnerRow> for Partner {
             organisation_id: r.organisation_id,
             role: r.role,
             description: r.description,
+            activity_id: r.activity_id,
             created_at: r.created_at,
             updated_at: r.updated_at,
             version: r.version,

@@ -1,17 +1,20 @@
-//! Programmes: funding programmes and instruments, funded by one organisation and often
-//! administered by another.
+//! Programmes: funding programmes and instruments, with every organisation that funds,
+//! administers or otherwise runs them, each in its role.
 
-use actix_web::{delete, get, patch, post, HttpResponse};
+use actix_web::{delete, get, patch, post, web, HttpResponse};
 
-use crate::domain::ProgrammeId;
-use crate::resources::record::{self, Ctx, Key};
-use crate::web::error::ApiResult;
-use crate::web::http::{Json, MergePatch, NoParams};
+use crate::domain::{Id, ProgrammeId};
+use crate::resources::record::{self, Ctx, Key, Lock, Record};
+use crate::web::error::{ApiError, ApiResult};
+use crate::web::http::{self, parse_id, Json, MergePatch, NoParams, Query};
 
 mod list;
 mod model;
 
-pub use model::{Programme, ProgrammeInput};
+pub use list::ADMINISTERING;
+pub use model::{
+    assemble, Programme, ProgrammeBody, ProgrammeInput, ProgrammeOrganisation, ProgrammeRow,
+};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list::list_programmes)
@@ -39,18 +42,35 @@ async fn create_programme(ctx: Ctx, Json(input): Json<ProgrammeInput>) -> ApiRes
 }
 
 /// Get a programme
+///
+/// With `include` the response is not the bare record, so it carries no strong ETag.
 #[utoipa::path(
     tag = "programmes",
-    params(("id" = Uuid, Path, description = "Programme id"), NoParams),
+    params(("id" = Uuid, Path, description = "Programme id"), list::ProgrammeReadParams),
     responses(
         (status = 200, description = "The programme", body = Programme,
-            headers(("ETag" = String, description = "Strong entity tag; send as If-None-Match or If-Match"))),
+            headers(("ETag" = String, description = "Strong entity tag (without `include`); send as If-None-Match or If-Match"))),
         (status = 304, description = "Not modified (If-None-Match matched)"),
     )
 )]
 #[get("/programmes/{id}")]
-async fn find_programme(ctx: Ctx, Key(id): Key<ProgrammeId>) -> ApiResult<HttpResponse> {
-    record::find::<Programme>(&ctx, id).await
+async fn find_programme(
+    ctx: Ctx,
+    id: web::Path<String>,
+    Query(params): Query<list::ProgrammeReadParams>,
+) -> ApiResult<HttpResponse> {
+    let id: ProgrammeId = parse_id(&id)?;
+    if params.include.is_none() {
+        return record::find::<Programme>(&ctx, id).await;
+    }
+    let mut conn = ctx.state.reader(&ctx.caller).await?;
+    let row = Programme::fetch(&mut conn, &id, Lock::None)
+        .await?
+        .ok_or_else(|| ApiError::not_found(ProgrammeId::NAME, id))?;
+    let programme = Programme::read(&mut conn, row).await?;
+    let programme =
+        list::read_included(&ctx, &mut conn, programme, params.include.as_deref()).await?;
+    Ok(http::json_response(HttpResponse::Ok(), &programme, None))
 }
 
 /// Update a programme (JSON Merge Patch)

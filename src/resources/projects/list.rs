@@ -22,8 +22,10 @@ use crate::resources::lookup;
 use crate::resources::metrics::{MetricRow, MetricValue};
 use crate::resources::organisations::{Organisation, OrganisationRow};
 use crate::resources::partners::{Partner, PartnerRow};
-use crate::resources::programmes::Programme;
+use crate::resources::programmes::{Programme, ProgrammeRow};
 use crate::resources::record::Ctx;
+use crate::resources::sources::{self, Citing};
+use crate::resources::territories;
 use crate::resources::vocabularies::{self, VocabularyName};
 use crate::schema::{
     activities, indicators, metric_values, organisations, programmes, project_partners,
@@ -45,9 +47,11 @@ pub enum Embed {
     Funding,
     LeadOrganisation,
     Programme,
+    Sources,
 }
 
 const EMBEDS: &[(&str, Embed)] = &[
+    ("sources", Embed::Sources),
     ("partners", Embed::Partners),
     ("activities", Embed::Activities),
     ("metrics", Embed::Metrics),
@@ -84,11 +88,11 @@ static COLUMNS: LazyLock<String> = crate::list_columns!(projects, ProjectRow, "p
 crate::list_params! {
     pub struct ProjectListParams ("Page size (at most 50 with `include`).") {
         /// Embed related records: any of `partners` (each with its organisation), `activities`,
-        /// `metrics`, `lead_organisation`, `programme`, comma-separated. (`funding` is accepted
-        /// and always embedded.)
+        /// `metrics`, `lead_organisation`, `programme`, `sources` (each citation with its source),
+        /// comma-separated. (`funding` is accepted and always embedded.)
         #[param(
             example = "partners,activities",
-            pattern = "^(partners|activities|metrics|funding|lead_organisation|programme)(,(partners|activities|metrics|funding|lead_organisation|programme))*$"
+            pattern = "^(partners|activities|metrics|funding|lead_organisation|programme|sources)(,(partners|activities|metrics|funding|lead_organisation|programme|sources))*$"
         )]
         pub include: Option<String>,
         /// Order: `id` (default; creation order), `updated_at`, `title`, `start_date`, `end_date`,
@@ -141,7 +145,9 @@ pub struct ProjectFilters {
     /// endings; best matches first unless `sort` says otherwise.
     #[param(example = "ilukste", min_length = 1, max_length = 200)]
     pub q: Option<String>,
-    /// Only projects with one of these statuses.
+    /// Only projects with one of these statuses. `planned` and `active` match only projects
+    /// whose `end_date` has not passed: a status read from a dated source (`status_stated_on`)
+    /// says what was true then, not today.
     #[param(value_type = Option<String>, example = "active,completed",
         pattern = "^(draft|planned|active|completed|cancelled)(,(draft|planned|active|completed|cancelled))*$")]
     pub status: Option<Many<ProjectStatus>>,
@@ -165,6 +171,15 @@ pub struct ProjectFilters {
     /// Only projects working in one of these regions (codes).
     #[param(value_type = Option<String>, example = "latgale,kurzeme")]
     pub region: Option<Many<String>>,
+    /// Only projects working in one of these territories, as recorded (ATVK codes,
+    /// `/v1/territories`).
+    #[param(value_type = Option<String>, example = "0440801", pattern = "^[0-9]{7}(,[0-9]{7})*$")]
+    pub municipality: Option<Many<String>>,
+    /// Only projects working in a territory that is today part of the same municipality as one
+    /// of these (ATVK codes): `0022000` (Augšdaugavas novads) finds projects recorded in
+    /// Daugavpils and Ilūkstes novads too.
+    #[param(value_type = Option<String>, example = "0022000", pattern = "^[0-9]{7}(,[0-9]{7})*$")]
+    pub municipality_today: Option<Many<String>>,
     /// Only projects with an activity of one of these kinds (`/v1/vocabularies/activity_kinds`).
     #[param(value_type = Option<String>, example = "course")]
     pub activity_kind: Option<Many<String>>,
@@ -280,11 +295,11 @@ async fn facets(
 #[into_params(parameter_in = Query)]
 pub struct ProjectReadParams {
     /// Embed related records: any of `partners` (each with its organisation), `activities`,
-    /// `metrics`, `lead_organisation`, `programme`, comma-separated (`funding` is always
-    /// embedded). The response then carries a weak ETag of its whole content.
+    /// `metrics`, `lead_organisation`, `programme`, `sources` (each citation with its source),
+    /// comma-separated (`funding` is always embedded). The response then carries a weak ETag of its whole content.
     #[param(
         example = "partners,activities,metrics",
-        pattern = "^(partners|activities|metrics|funding|lead_organisation|programme)(,(partners|activities|metrics|funding|lead_organisation|programme))*$"
+        pattern = "^(partners|activities|metrics|funding|lead_organisation|programme|sources)(,(partners|activities|metrics|funding|lead_organisation|programme|sources))*$"
     )]
     pub include: Option<String>,
     /// Language of the title, summary and aim (falls back to the original); overrides
@@ -332,6 +347,13 @@ pub async fn filters(
             status.0.iter().map(|s| s.as_str().to_owned()).collect(),
         ));
         f.and(format!("p.status = ANY({status})"));
+        // A status read from a dated source ("being implemented" on a 2013 page) says what was
+        // true then: a project whose end date has passed is no longer planned or active today.
+        f.and(
+            "(p.status NOT IN ('planned', 'active') OR p.end_date IS NULL \
+             OR p.end_date >= current_date)"
+                .to_owned(),
+        );
     }
     match (uuids(&params.organisation), texts(&params.role)) {
         (Some(orgs), None) => {
@@ -372,6 +394,14 @@ pub async fn filters(
         let regions = f.bind(regions);
         f.and(format!("p.regions && {regions}"));
     }
+    territories::filter(
+        conn,
+        &mut f,
+        "p.municipalities",
+        &params.municipality,
+        &params.municipality_today,
+    )
+    .await?;
     if let Some(kinds) = texts(&params.activity_kind) {
         let kinds = f.bind(kinds);
         f.and(format!(
@@ -427,10 +457,15 @@ pub async fn embed(
             .select((PartnerRow::as_select(), OrganisationRow::as_select()))
             .load(conn)
             .await?;
+        let mut organisations: Vec<Organisation> = rows
+            .iter()
+            .map(|(_, o)| Organisation::from(o.clone()))
+            .collect();
+        crate::resources::organisations::attach_sources(conn, &mut organisations).await?;
         let mut by_project: HashMap<Uuid, Vec<Partner>> = HashMap::new();
-        for (partner, organisation) in rows {
+        for ((partner, _), organisation) in rows.into_iter().zip(organisations) {
             let mut partner = Partner::from(partner);
-            partner.organisation = Some(Organisation::from(organisation));
+            partner.organisation = Some(organisation);
             by_project
                 .entry(partner.project_id)
                 .or_default()
@@ -463,12 +498,14 @@ pub async fn embed(
             .select((MetricRow::as_select(), indicators::code))
             .load(conn)
             .await?;
+        let mut values: Vec<MetricValue> = rows
+            .into_iter()
+            .map(|(row, code)| MetricValue::from_parts(row, code))
+            .collect();
+        crate::resources::metrics::attach_sources(conn, &mut values).await?;
         let mut by_project: HashMap<Uuid, Vec<MetricValue>> = HashMap::new();
-        for (row, code) in rows {
-            by_project
-                .entry(row.project_id)
-                .or_default()
-                .push(MetricValue::from_parts(row, code));
+        for value in values {
+            by_project.entry(value.project_id).or_default().push(value);
         }
         for p in projects.iter_mut() {
             p.metrics = Some(by_project.remove(&p.id).unwrap_or_default());
@@ -476,25 +513,32 @@ pub async fn embed(
     }
     if embeds.contains(&Embed::LeadOrganisation) {
         let leads: HashSet<Uuid> = projects.iter().map(|p| p.lead_organisation_id).collect();
-        let mut found: HashMap<Uuid, Organisation> = organisations::table
+        let mut leads: Vec<Organisation> = organisations::table
             .filter(organisations::id.eq_any(leads))
             .select(OrganisationRow::as_select())
             .load(conn)
             .await?
             .into_iter()
-            .map(|r| (r.id, Organisation::from(r)))
+            .map(Organisation::from)
             .collect();
+        crate::resources::organisations::attach_sources(conn, &mut leads).await?;
+        let mut found: HashMap<Uuid, Organisation> = leads.into_iter().map(|o| (o.id, o)).collect();
         for p in projects.iter_mut() {
             p.lead_organisation = found.get(&p.lead_organisation_id).cloned();
         }
         found.clear();
     }
+    if embeds.contains(&Embed::Sources) {
+        sources::embed(conn, projects.iter_mut().flat_map(|p| p.sources.iter_mut())).await?;
+    }
     if embeds.contains(&Embed::Programme) {
         let wanted: HashSet<Uuid> = projects.iter().filter_map(|p| p.programme_id).collect();
-        let found: HashMap<Uuid, Programme> = programmes::table
+        let rows: Vec<ProgrammeRow> = programmes::table
             .filter(programmes::id.eq_any(wanted))
-            .select(Programme::as_select())
+            .select(ProgrammeRow::as_select())
             .load(conn)
+            .await?;
+        let found: HashMap<Uuid, Programme> = crate::resources::programmes::assemble(conn, rows)
             .await?
             .into_iter()
             .map(|r| (r.id, r))
@@ -514,11 +558,13 @@ async fn assemble(
 ) -> ApiResult<Vec<Project>> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let mut funding = load_funding(conn, &ids).await?;
+    let mut citations = sources::load(conn, Citing::Project, &ids).await?;
     Ok(rows
         .into_iter()
         .map(|r| {
             let lines = funding.remove(&r.id).unwrap_or_default();
-            let mut project = Project::from_parts(r, lines);
+            let cited = citations.remove(&r.id).unwrap_or_default();
+            let mut project = Project::from_parts(r, lines, cited);
             if let Some(lang) = lang {
                 project.translate(lang);
             }
@@ -544,6 +590,13 @@ pub async fn list_projects(
     ctx: Ctx,
     Query2(params, filters): Query2<ProjectListParams, ProjectFilters>,
 ) -> ApiResult<HttpResponse> {
+    if crate::web::geojson::wanted(&ctx.req) && params.format.is_none() {
+        let order = ProjectExportParams {
+            sort: params.sort.clone(),
+            lang: params.lang,
+        };
+        return geojson(&ctx, &order, &filters, params.cursor.as_deref()).await;
+    }
     if csv_export::wanted(&ctx.req, params.format) {
         let order = ProjectExportParams {
             sort: params.sort.clone(),
@@ -635,6 +688,71 @@ pub async fn export_project_funding(
     Table::Funding.respond(&ctx, &params, &filters).await
 }
 
+/// Export projects as GeoJSON
+///
+/// Every project the filters select, from one snapshot of the registry, as an RFC 7946
+/// FeatureCollection: a point feature per project place (each territory in `municipalities` at
+/// its representative point, each of `points` at its own), with the project's `id`, `title`,
+/// `status`, `reference` and `regions` as properties (and `place`, `municipality`, `point`).
+/// `Accept: application/geo+json` on `GET /v1/projects` answers the same.
+#[utoipa::path(
+    tag = "exports",
+    params(ProjectExportParams, ProjectFilters),
+    responses((status = 200, description = "The projects' places as a GeoJSON FeatureCollection",
+        body = Object, content_type = "application/geo+json"))
+)]
+#[get("/exports/projects.geojson")]
+pub async fn export_projects_geojson(
+    ctx: Ctx,
+    Query2(params, filters): Query2<ProjectExportParams, ProjectFilters>,
+) -> ApiResult<HttpResponse> {
+    geojson(&ctx, &params, &filters, None).await
+}
+
+/// The projects' places as GeoJSON, from one snapshot.
+async fn geojson(
+    ctx: &Ctx,
+    params: &ProjectExportParams,
+    selection: &ProjectFilters,
+    cursor: Option<&str>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = ctx.state.reader(&ctx.caller).await?;
+    let (filters, relevance) = filters(&mut conn, selection, ctx.caller.visibility()).await?;
+    let order = SOURCE.order(params.sort.as_deref(), relevance.as_deref())?;
+    let cursor = Cursor::decode(cursor, &order, SOURCE.id_type)?;
+    let lang = Lang::negotiate(params.lang, &ctx.req);
+    let context = (filters, order, lang);
+    crate::web::geojson::export(&mut conn, "projects", &context, cursor, geo_chunk).await
+}
+
+fn geo_chunk<'a>(
+    conn: &'a mut AsyncPgConnection,
+    (filters, order, lang): &'a (Filters, Order, Option<Lang>),
+    cursor: Option<Cursor>,
+) -> csv_export::ChunkOf<'a, serde_json::Value> {
+    Box::pin(async move {
+        let (rows, next) =
+            listing::chunk::<ProjectRow>(conn, &SOURCE, filters, order, cursor, csv_export::CHUNK)
+                .await?;
+        let projects = assemble(conn, rows, *lang).await?;
+        let codes = projects
+            .iter()
+            .flat_map(|p| p.municipalities.iter().cloned());
+        let points = territories::points(conn, codes).await?;
+        let features = projects
+            .iter()
+            .flat_map(|p| {
+                let properties = serde_json::json!({
+                    "id": p.id, "title": p.title, "status": p.status,
+                    "reference": p.reference, "regions": p.regions,
+                });
+                territories::features(p.id, &properties, &p.municipalities, &p.points, &points)
+            })
+            .collect();
+        Ok((features, next))
+    })
+}
+
 /// Sets `Content-Language` when the request asked for a language.
 pub fn content_language(response: &mut HttpResponse, lang: Option<Lang>) {
     if let Some(lang) = lang {
@@ -711,6 +829,7 @@ struct CsvLabels {
     regions: HashMap<String, String>,
     target_groups: HashMap<String, String>,
     roles: HashMap<String, String>,
+    territories: HashMap<String, String>,
 }
 
 impl CsvLabels {
@@ -720,6 +839,7 @@ impl CsvLabels {
             regions: vocabularies::labels(conn, VocabularyName::Regions, lang).await?,
             target_groups: vocabularies::labels(conn, VocabularyName::TargetGroups, lang).await?,
             roles: vocabularies::labels(conn, VocabularyName::PartnerRoles, lang).await?,
+            territories: vocabularies::labels(conn, VocabularyName::Territories, lang).await?,
         })
     }
 
@@ -847,6 +967,14 @@ const PROJECT_COLUMNS: &[Column<ProjectCsv>] = &[
         value: |r| CsvLabels::of(&r.labels.target_groups, &r.project.target_groups),
     },
     Column {
+        name: "municipalities",
+        value: |r| csv_export::join(&r.project.municipalities),
+    },
+    Column {
+        name: "municipality_labels",
+        value: |r| CsvLabels::of(&r.labels.territories, &r.project.municipalities),
+    },
+    Column {
         name: "places",
         value: |r| csv_export::join(&r.project.places),
     },
@@ -895,6 +1023,10 @@ const PROJECT_COLUMNS: &[Column<ProjectCsv>] = &[
                 .collect();
             csv_export::join(&lines)
         },
+    },
+    Column {
+        name: "inferred",
+        value: |r| csv_export::join(&r.project.inferred),
     },
     Column {
         name: "language",

@@ -22,6 +22,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(list::export_projects)
         .service(list::export_project_partners)
         .service(list::export_project_funding)
+        .service(list::export_projects_geojson)
         .service(create_project)
         .service(find_project)
         .service(update_project)

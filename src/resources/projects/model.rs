@@ -14,7 +14,8 @@ use validator::{Validate, ValidationError};
 
 use crate::auth::Access;
 use crate::domain::{
-    money, DatePrecision, Id, Lang, Money, OrganisationId, ProjectId, ProjectStatus,
+    money, DatePrecision, Id, Lang, Money, OrganisationId, PlacePoint, PlacePoints, ProjectId,
+    ProjectStatus,
 };
 use crate::resources::activities::Activity;
 use crate::resources::metrics::MetricValue;
@@ -22,6 +23,7 @@ use crate::resources::organisations::Organisation;
 use crate::resources::partners::Partner;
 use crate::resources::programmes::Programme;
 use crate::resources::record::{Lock, Record, Rights};
+use crate::resources::sources::{self, Citation, Citing, SourceLink};
 use crate::schema::{project_funding, projects};
 use crate::validation;
 use crate::web::error::ApiResult;
@@ -50,6 +52,7 @@ macro_rules! project_model {
             pub contact_name: Option<String>,
             pub contact_email: Option<String>,
             pub contact_phone: Option<String>,
+            pub contact_role: Option<String>,
             pub source_document: Option<String>,
             pub translations: serde_json::Value,
             pub created_at: DateTime<Utc>,
@@ -91,6 +94,12 @@ macro_rules! project_model {
             #[validate(length(max = 20), nested)]
             #[schema(max_items = 20)]
             pub funding: Vec<Funding>,
+            /// The sources the project rests on, each naming the fields it gives (replaced as a
+            /// whole on PATCH).
+            #[serde(default)]
+            #[validate(length(max = 50), nested)]
+            #[schema(max_items = 50)]
+            pub sources: Vec<SourceLink>,
             /// Translations of the title, summary and aim (`lang=` picks one when reading).
             #[serde(default)]
             #[validate(nested)]
@@ -108,6 +117,7 @@ macro_rules! project_model {
             contact_name: Option<String>,
             contact_email: Option<String>,
             contact_phone: Option<String>,
+            contact_role: Option<String>,
             source_document: Option<String>,
             translations: serde_json::Value,
         }
@@ -124,6 +134,7 @@ macro_rules! project_model {
                     contact_name: contact.name,
                     contact_email: contact.email,
                     contact_phone: contact.phone,
+                    contact_role: contact.role,
                     source_document: i.source_document,
                     translations: serde_json::to_value(&i.translations)
                         .unwrap_or_else(|_| serde_json::json!({})),
@@ -133,7 +144,7 @@ macro_rules! project_model {
 
         impl ProjectInput {
             /// The stored project in its writable form.
-            pub fn from_stored(r: ProjectRow, funding: Vec<Funding>) -> Self {
+            pub fn from_stored(r: ProjectRow, funding: Vec<Funding>, sources: Vec<SourceLink>) -> Self {
                 let contact = r.contact();
                 let translations = Translations::from_stored(&r.translations);
                 ProjectInput {
@@ -144,6 +155,7 @@ macro_rules! project_model {
                     contact,
                     source_document: r.source_document,
                     funding,
+                    sources,
                     translations,
                 }
             }
@@ -170,6 +182,8 @@ macro_rules! project_model {
             pub source_document: Option<String>,
             /// Funding lines.
             pub funding: Vec<Funding>,
+            /// The sources the project rests on (with `include=sources`, each with its source).
+            pub sources: Vec<Citation>,
             /// All stored translations of the title, summary and aim.
             pub translations: Translations,
             /// The language `title`, `summary` and `aim` are given in: the one asked for with `lang` or
@@ -212,7 +226,7 @@ macro_rules! project_model {
         }
 
         impl Project {
-            pub fn from_parts(r: ProjectRow, funding: Vec<Funding>) -> Self {
+            pub fn from_parts(r: ProjectRow, funding: Vec<Funding>, sources: Vec<Citation>) -> Self {
                 let translations = Translations::from_stored(&r.translations);
                 Project {
                     id: r.id,
@@ -222,6 +236,7 @@ macro_rules! project_model {
                     website: r.website,
                     source_document: r.source_document,
                     funding,
+                    sources,
                     translations,
                     language: Lang::Lv,
                     lead_organisation: None,
@@ -337,6 +352,33 @@ project_model! {
             schema(max_items = 100, example = json!(["Daugavpils", "Ilūkstes novads"]))
         ],
         record [schema(example = json!(["Daugavpils", "Ilūkstes novads"]))];
+    /// Territory codes (ATVK, `/v1/territories`) of where the project works, as the source names
+    /// the places: a 2013 project in "Ilūkstes novads" keeps that territory's code
+    /// (`municipality_today` finds it under today's municipality).
+    municipalities: [Vec<String>],
+        input [
+            serde(default),
+            validate(length(max = 200), custom(function = "validation::territory_codes")),
+            schema(max_items = 200, example = json!(["0050000", "0440801"]))
+        ],
+        record [schema(example = json!(["0050000", "0440801"]))];
+    /// Places with points of their own (WGS 84), more precise than their territory's point.
+    points: [PlacePoints],
+        input [
+            serde(default),
+            validate(custom(function = "crate::domain::geo::points")),
+            schema(value_type = Vec<PlacePoint>, max_items = 100)
+        ],
+        record [schema(value_type = Vec<PlacePoint>)];
+    /// Fields whose value was inferred rather than stated by the sources (`record`: the record
+    /// itself is a synthesis, not something a source names).
+    inferred: [Vec<String>],
+        input [
+            serde(default),
+            validate(length(max = 50), custom(function = "validation::field_names")),
+            schema(max_items = 50, example = json!(["status"]))
+        ],
+        record [schema(example = json!(["status"]))];
     /// Region codes (`/v1/vocabularies/regions`).
     regions: [Vec<String>],
         input [
@@ -387,6 +429,10 @@ pub struct Contact {
         example = "65235635"
     )]
     pub phone: Option<String>,
+    /// The person's role in the project, as the source gives it.
+    #[validate(length(min = 1, max = 200), custom(function = "validation::trimmed"))]
+    #[schema(min_length = 1, max_length = 200, example = "projekta vadītāja")]
+    pub role: Option<String>,
 }
 
 /// One funding line: who pays which share (and amount) of the project.
@@ -576,11 +622,13 @@ impl ProjectRow {
     pub fn contact(&self) -> Option<Contact> {
         (self.contact_name.is_some()
             || self.contact_email.is_some()
-            || self.contact_phone.is_some())
+            || self.contact_phone.is_some()
+            || self.contact_role.is_some())
         .then(|| Contact {
             name: self.contact_name.clone(),
             email: self.contact_email.clone(),
             phone: self.contact_phone.clone(),
+            role: self.contact_role.clone(),
         })
     }
 }
@@ -706,14 +754,21 @@ impl Record for Project {
 
     async fn read(conn: &mut AsyncPgConnection, row: ProjectRow) -> ApiResult<Self> {
         let funding = load_funding(conn, &[row.id]).await?.remove(&row.id);
-        Ok(Project::from_parts(row, funding.unwrap_or_default()))
+        let sources = sources::load_one(conn, Citing::Project, row.id).await?;
+        Ok(Project::from_parts(
+            row,
+            funding.unwrap_or_default(),
+            sources,
+        ))
     }
 
     async fn input(conn: &mut AsyncPgConnection, row: &ProjectRow) -> ApiResult<ProjectInput> {
         let funding = load_funding(conn, &[row.id]).await?.remove(&row.id);
+        let sources = sources::load_one(conn, Citing::Project, row.id).await?;
         Ok(ProjectInput::from_stored(
             row.clone(),
             funding.unwrap_or_default(),
+            sources.iter().map(SourceLink::from).collect(),
         ))
     }
 
@@ -727,7 +782,10 @@ impl Record for Project {
             .get_result(conn)
             .await?;
         replace_funding(conn, row.id, &input.funding).await?;
-        Ok(Project::from_parts(row, input.funding))
+        sources::check(conn, "sources", &input.sources).await?;
+        sources::replace(conn, Citing::Project, row.id, &input.sources).await?;
+        let citations = input.sources.into_iter().map(Citation::from).collect();
+        Ok(Project::from_parts(row, input.funding, citations))
     }
 
     async fn store(
@@ -741,7 +799,10 @@ impl Record for Project {
             .get_result(conn)
             .await?;
         replace_funding(conn, row.id, &input.funding).await?;
-        Ok(Project::from_parts(row, input.funding))
+        sources::check(conn, "sources", &input.sources).await?;
+        sources::replace(conn, Citing::Project, row.id, &input.sources).await?;
+        let citations = input.sources.into_iter().map(Citation::from).collect();
+        Ok(Project::from_parts(row, input.funding, citations))
     }
 
     /// Deleting a project deletes its funding lines, partners, activities and metric values

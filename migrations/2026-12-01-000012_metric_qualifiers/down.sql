@@ -1,0 +1,1 @@
+ALTER TABLE metric_values DROP COLUMN qualifier;
