@@ -7,11 +7,13 @@ use serde_json::{json, Value};
 
 use crate::support::{create_organisation, organisation, TestApp};
 
-/// Three organisations around one published project and one draft:
-/// `lead` leads both, `partner` partners in both, `other` has nothing to do with them.
+/// Four organisations around one published project and one draft:
+/// `lead` leads both, `partner` partners in both, `administrator` administers their programme,
+/// `other` has nothing to do with them.
 pub struct World {
     pub lead: String,
     pub partner: String,
+    pub administrator: String,
     pub other: String,
     pub project: String,
     pub draft: String,
@@ -26,12 +28,24 @@ pub async fn world(app: &TestApp) -> World {
     let lead = id(&create_organisation(app, &organisation("Lead NGO")).await);
     let partner = id(&create_organisation(app, &organisation("Partner Municipality")).await);
     let other = id(&create_organisation(app, &organisation("Unrelated Society")).await);
+    let administrator =
+        id(&create_organisation(app, &organisation("Programme Administrator")).await);
+    let programme = app
+        .post_json(
+            "/v1/programmes",
+            &json!({"name": "Administered programme",
+                    "organisations": [{"organisation_id": administrator, "role": "co_administrator"}]}),
+        )
+        .await;
+    assert_eq!(programme.status, 201, "{}", programme.text);
+    let programme = id(&programme.body);
     let mut projects = Vec::new();
     for (title, status) in [("Published project", "active"), ("Draft project", "draft")] {
         let created = app
             .post_json(
                 "/v1/projects",
                 &json!({"title": title, "status": status, "lead_organisation_id": lead,
+                        "programme_id": programme,
                         "contact": {"name": "Anna Bērziņa", "email": "anna@example.org"}}),
             )
             .await;
@@ -63,6 +77,7 @@ pub async fn world(app: &TestApp) -> World {
     World {
         lead,
         partner,
+        administrator,
         other,
         draft: projects.pop().unwrap(),
         project: projects.pop().unwrap(),
@@ -118,8 +133,15 @@ async fn the_authorization_matrix_holds() {
             &["projects:write", "metrics:write", "read:private"],
         )
         .await;
+    let administrator_private = app.key(Some(&w.administrator), &["read:private"]).await;
+    let administrator_all = app
+        .key(
+            Some(&w.administrator),
+            &["projects:write", "metrics:write", "read:private"],
+        )
+        .await;
 
-    let callers: [(&str, Option<&str>); 8] = [
+    let callers: [(&str, Option<&str>); 10] = [
         ("anonymous", None),
         ("admin", Some(&admin)),
         ("lead projects:write", Some(&lead_projects)),
@@ -131,6 +153,14 @@ async fn the_authorization_matrix_holds() {
             Some(&partner_projects),
         ),
         ("other, all but admin", Some(&other_all)),
+        (
+            "programme administrator read:private",
+            Some(&administrator_private),
+        ),
+        (
+            "programme administrator, all but admin",
+            Some(&administrator_all),
+        ),
     ];
     let project = format!("/v1/projects/{}", w.project);
     let draft = format!("/v1/projects/{}", w.draft);
@@ -140,36 +170,37 @@ async fn the_authorization_matrix_holds() {
         )
     };
     // (what, verb, path, expected status per caller in the order above)
-    let cases: Vec<(&str, Verb, String, [u16; 8])> = vec![
+    // The programme's administrator reads the private data of its projects, never writes them.
+    let cases: Vec<(&str, Verb, String, [u16; 10])> = vec![
         (
             "read a published project",
             Verb::Get,
             project.clone(),
-            [200; 8],
+            [200; 10],
         ),
         (
             "read a draft",
             Verb::Get,
             draft.clone(),
-            [404, 200, 200, 404, 200, 404, 200, 404],
+            [404, 200, 200, 404, 200, 404, 200, 404, 200, 200],
         ),
         (
             "list a draft's partners",
             Verb::Get,
             format!("{draft}/partners"),
-            [404, 200, 200, 404, 200, 404, 200, 404],
+            [404, 200, 200, 404, 200, 404, 200, 404, 200, 200],
         ),
         (
             "create an organisation",
             Verb::Post(organisation("New body")),
             "/v1/organisations".into(),
-            [401, 201, 403, 403, 403, 403, 403, 403],
+            [401, 201, 403, 403, 403, 403, 403, 403, 403, 403],
         ),
         (
             "edit an organisation",
             Verb::Patch(json!({"short_name": "LN"})),
             format!("/v1/organisations/{}", w.lead),
-            [401, 200, 403, 403, 403, 403, 403, 403],
+            [401, 200, 403, 403, 403, 403, 403, 403, 403, 403],
         ),
         (
             "create an indicator",
@@ -177,37 +208,37 @@ async fn the_authorization_matrix_holds() {
                 json!({"code": "volunteers", "name": "Volunteers", "unit": "person", "aggregation": "sum"}),
             ),
             "/v1/indicators".into(),
-            [401, 201, 403, 403, 403, 403, 403, 403],
+            [401, 201, 403, 403, 403, 403, 403, 403, 403, 403],
         ),
         (
             "edit the project",
             Verb::Patch(json!({"summary": "Edited."})),
             project.clone(),
-            [401, 200, 200, 403, 403, 403, 403, 403],
+            [401, 200, 200, 403, 403, 403, 403, 403, 403, 403],
         ),
         (
             "add an activity",
             Verb::Post(json!({"title": "Lecture", "kind": "lecture"})),
             format!("{project}/activities"),
-            [401, 201, 201, 403, 403, 403, 403, 403],
+            [401, 201, 201, 403, 403, 403, 403, 403, 403, 403],
         ),
         (
             "edit an activity",
             Verb::Patch(json!({"participants": 12})),
             format!("/v1/activities/{}", w.activity),
-            [401, 200, 200, 403, 403, 403, 403, 403],
+            [401, 200, 200, 403, 403, 403, 403, 403, 403, 403],
         ),
         (
             "push a number",
             metric(0),
             format!("{project}/metrics"),
-            [401, 201, 403, 201, 403, 201, 403, 403],
+            [401, 201, 403, 201, 403, 201, 403, 403, 403, 403],
         ),
         (
             "list API keys",
             Verb::Get,
             "/v1/api-keys".into(),
-            [401, 200, 403, 403, 403, 403, 403, 403],
+            [401, 200, 403, 403, 403, 403, 403, 403, 403, 403],
         ),
     ];
     let mut failures = Vec::new();
@@ -365,6 +396,17 @@ async fn drafts_and_contacts_stay_private() {
     let draft = app.get(&format!("/v1/projects/{}", w.draft)).await;
     assert_eq!(draft.status, 200);
     assert_eq!(draft.body["contact"]["email"], "anna@example.org");
+
+    // The programme's co-administrator reads the drafts and contacts of the programme's
+    // projects, in lists, single reads and exports alike.
+    let administrator = app.key(Some(&w.administrator), &["read:private"]).await;
+    app.act_as(Some(&administrator));
+    let listed = app.get("/v1/projects?count=true").await;
+    assert_eq!(listed.body["total"], 2, "the administered draft is listed");
+    let draft = app.get(&format!("/v1/projects/{}", w.draft)).await;
+    assert_eq!(draft.body["contact"]["email"], "anna@example.org");
+    let csv = app.get("/v1/exports/projects.csv").await;
+    assert!(csv.text.contains("Draft project"), "{}", csv.text);
 }
 
 #[actix_web::test]

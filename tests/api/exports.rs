@@ -134,7 +134,10 @@ async fn project_exports_are_complete_and_public() {
     let unknown = app.get("/v1/exports/projects.csv?limit=5").await;
     unknown.assert_problem(400);
 
-    for path in ["/v1/exports/programmes.csv", "/v1/exports/indicators.csv"] {
+    for path in [
+        &format!("/v1/exports/programmes.csv?funder={}", w.other),
+        "/v1/exports/indicators.csv",
+    ] {
         let export = app.get(path).await;
         assert_eq!(export.status, 200, "{path}: {}", export.text);
         let (_, rows) = table(&export.text);

@@ -72,7 +72,7 @@ pub struct ActivityInput {
     pub municipalities: Vec<String>,
     /// Places with points of their own (WGS 84).
     #[serde(default)]
-    #[validate(custom(function = "crate::domain::geo::points"))]
+    #[validate(nested, custom(function = "crate::domain::geo::points"))]
     #[schema(value_type = Vec<PlacePoint>, max_items = 100)]
     pub points: PlacePoints,
     /// Fields whose value was inferred rather than stated by the sources.

@@ -366,7 +366,7 @@ project_model! {
     points: [PlacePoints],
         input [
             serde(default),
-            validate(custom(function = "crate::domain::geo::points")),
+            validate(nested, custom(function = "crate::domain::geo::points")),
             schema(value_type = Vec<PlacePoint>, max_items = 100)
         ],
         record [schema(value_type = Vec<PlacePoint>)];
