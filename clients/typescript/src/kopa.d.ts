@@ -220,6 +220,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/exports/activities.geojson": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export activities as GeoJSON
+         * @description Every activity the filters select, from one snapshot of the registry, as an RFC 7946
+         *     FeatureCollection: a point feature per place (each territory in `municipalities` at its
+         *     representative point, each of `points` at its own), with the activity's `id`,
+         *     `project_id`, `title`, `kind` and `region` as properties (and `place`, `municipality`,
+         *     `point`). `Accept: application/geo+json` on `GET /v1/activities` answers the same.
+         */
+        get: operations["export_activities_geojson"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/exports/indicators.csv": {
         parameters: {
             query?: never;
@@ -291,8 +315,8 @@ export interface paths {
         };
         /**
          * Export programmes as CSV
-         * @description Every programme the filters select, from one snapshot of the registry, with the names of its
-         *     funder and administrator.
+         * @description Every programme the filters select, from one snapshot of the registry, with its
+         *     organisations (`Name (role)`) and the names of its first funder and administrator.
          */
         get: operations["export_programmes"];
         put?: never;
@@ -360,6 +384,30 @@ export interface paths {
          *     and funding lines, one row each, are `projects-partners.csv` and `projects-funding.csv`.
          */
         get: operations["export_projects"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/exports/projects.geojson": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export projects as GeoJSON
+         * @description Every project the filters select, from one snapshot of the registry, as an RFC 7946
+         *     FeatureCollection: a point feature per project place (each territory in `municipalities` at
+         *     its representative point, each of `points` at its own), with the project's `id`, `title`,
+         *     `status`, `reference` and `regions` as properties (and `place`, `municipality`, `point`).
+         *     `Accept: application/geo+json` on `GET /v1/projects` answers the same.
+         */
+        get: operations["export_projects_geojson"];
         put?: never;
         post?: never;
         delete?: never;
@@ -597,7 +645,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List programmes */
+        /**
+         * List programmes
+         * @description Filters combine with AND; keyset pagination under every sort. The whole filtered list as
+         *     CSV is `GET /v1/exports/programmes.csv`.
+         */
         get: operations["list_programmes"];
         put?: never;
         /** Create a programme */
@@ -615,7 +667,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a programme */
+        /**
+         * Get a programme
+         * @description With `include` the response is not the bare record, so it carries no strong ETag.
+         */
         get: operations["find_programme"];
         put?: never;
         post?: never;
@@ -759,6 +814,46 @@ export interface paths {
         patch: operations["update_partner"];
         trace?: never;
     };
+    "/v1/sources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List sources */
+        get: operations["list_sources"];
+        put?: never;
+        /** Create a source */
+        post: operations["create_source"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sources/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a source */
+        get: operations["find_source"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a source
+         * @description Refused with 409 while records cite it.
+         */
+        delete: operations["delete_source"];
+        options?: never;
+        head?: never;
+        /** Update a source (JSON Merge Patch) */
+        patch: operations["update_source"];
+        trace?: never;
+    };
     "/v1/stats/funding": {
         parameters: {
             query?: never;
@@ -817,6 +912,45 @@ export interface paths {
          *     indicators count towards (its family), the figures are the family's.
          */
         get: operations["indicator_stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/territories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List territories
+         * @description Latvia's administrative territories: the 42 municipalities and state cities in force, and
+         *     the earlier ones (the 119 of 2009–2021, Balvu pilsēta, and those merged since 2021), each
+         *     with its ATVK, ISO and LAU codes, region, representative point and today's successor.
+         */
+        get: operations["list_territories"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/territories/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a territory */
+        get: operations["find_territory"];
         put?: never;
         post?: never;
         delete?: never;
@@ -929,6 +1063,22 @@ export interface components {
              */
             target_groups: string[];
             /**
+             * @description Territory codes (ATVK) of where the activity took place.
+             * @example [
+             *       "0010000"
+             *     ]
+             */
+            municipalities: string[];
+            /** @description Places with points of their own (WGS 84). */
+            points: components["schemas"]["PlacePoint"][];
+            /**
+             * @description Fields whose value was inferred rather than stated by the sources.
+             * @example [
+             *       "end_date"
+             *     ]
+             */
+            inferred: string[];
+            /**
              * Format: date-time
              * @description When the record was created.
              * @example 2026-11-23T10:00:00Z
@@ -1000,6 +1150,23 @@ export interface components {
              *     ]
              */
             target_groups?: string[];
+            /**
+             * @description Territory codes (ATVK, `/v1/territories`) of where the activity took place, as the source
+             *     names the places.
+             * @example [
+             *       "0010000"
+             *     ]
+             */
+            municipalities?: string[];
+            /** @description Places with points of their own (WGS 84). */
+            points?: components["schemas"]["PlacePoint"][];
+            /**
+             * @description Fields whose value was inferred rather than stated by the sources.
+             * @example [
+             *       "end_date"
+             *     ]
+             */
+            inferred?: string[];
         };
         /** @description JSON Merge Patch of a `ActivityInput`: any subset of its fields; `null` clears an optional field. */
         ActivityPatch: {
@@ -1054,6 +1221,23 @@ export interface components {
              *     ]
              */
             target_groups?: string[] | null;
+            /**
+             * @description Territory codes (ATVK, `/v1/territories`) of where the activity took place, as the source
+             *     names the places.
+             * @example [
+             *       "0010000"
+             *     ]
+             */
+            municipalities?: string[] | null;
+            /** @description Places with points of their own (WGS 84). */
+            points?: components["schemas"]["PlacePoint"][] | null;
+            /**
+             * @description Fields whose value was inferred rather than stated by the sources.
+             * @example [
+             *       "end_date"
+             *     ]
+             */
+            inferred?: string[] | null;
         };
         /**
          * @description How one project's values of an indicator combine over periods and activities: `sum` adds
@@ -1182,6 +1366,8 @@ export interface components {
             value: number;
             /** @description Note on how the number was obtained or qualified. */
             note?: string | null;
+            /** @description How exact `value` is; default `exact`. */
+            qualifier?: components["schemas"]["Qualifier"];
         };
         /** @description A batch of outcome numbers. */
         BatchRequest: {
@@ -1194,7 +1380,7 @@ export interface components {
             dry_run: boolean;
             /** @description Values created (or that would be). */
             created: number;
-            /** @description Values whose number or note changed (or would). */
+            /** @description Values whose number, qualifier or note changed (or would). */
             updated: number;
             /** @description Values already stored exactly so. */
             unchanged: number;
@@ -1248,6 +1434,30 @@ export interface components {
             /** @description Whether more changes are ready now (otherwise poll again later). */
             has_more: boolean;
         };
+        /** @description A record's citation of a source, as read; with `include=sources`, the source itself. */
+        Citation: {
+            /**
+             * Format: uuid
+             * @description The source.
+             * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a90
+             */
+            source_id: string;
+            /**
+             * @description The fields this source gives (empty: the record as a whole).
+             * @example [
+             *       "start_date",
+             *       "end_date"
+             *     ]
+             */
+            fields: string[];
+            /**
+             * @description How the source supports them.
+             * @example The English page gives the period.
+             */
+            note: string | null;
+            /** @description The source (with `include=sources`). */
+            source?: components["schemas"]["Source"];
+        };
         /**
          * @description The person to contact about a project. Personal data: stored, never shown to anonymous
          *     readers (only keys with `read:private` on the project will see it, once API keys exist).
@@ -1269,6 +1479,11 @@ export interface components {
              * @example 65235635
              */
             phone?: string | null;
+            /**
+             * @description The person's role in the project, as the source gives it.
+             * @example projekta vadītāja
+             */
+            role?: string | null;
         };
         /**
          * @description How precise `start_date`/`end_date` are: `month` means the source gives only months (the
@@ -1412,7 +1627,7 @@ export interface components {
          * @description What the groups are.
          * @enum {string}
          */
-        GroupBy: "programme" | "organisation" | "region" | "year" | "target_group";
+        GroupBy: "programme" | "organisation" | "region" | "year" | "target_group" | "municipality" | "municipality_today";
         /** @description A health answer. */
         Health: {
             /**
@@ -1673,6 +1888,16 @@ export interface components {
              * @example Attended Latvian language, history and culture courses.
              */
             note?: string | null;
+            /** @description How exact `value` is; default `exact` ("vairāk kā 1300" is `more_than` 1300). */
+            qualifier?: components["schemas"]["Qualifier"];
+            /**
+             * @description Fields whose value was inferred rather than stated by the sources (a count of 1 read
+             *     from "a programme was drafted" is `["value"]`).
+             * @example []
+             */
+            inferred?: string[];
+            /** @description The sources the number rests on (replaced as a whole on PATCH). */
+            sources?: components["schemas"]["SourceLink"][];
         };
         /**
          * @description What a number is: an achieved `actual`, a planned `target`, or a `baseline` before the project.
@@ -1721,6 +1946,15 @@ export interface components {
              * @example Attended Latvian language, history and culture courses.
              */
             note?: string | null;
+            qualifier?: null | components["schemas"]["Qualifier"];
+            /**
+             * @description Fields whose value was inferred rather than stated by the sources (a count of 1 read
+             *     from "a programme was drafted" is `["value"]`).
+             * @example []
+             */
+            inferred?: string[] | null;
+            /** @description The sources the number rests on (replaced as a whole on PATCH). */
+            sources?: components["schemas"]["SourceLink"][] | null;
         };
         /** @description One change of a metric value. */
         MetricRevision: {
@@ -1824,6 +2058,15 @@ export interface components {
              * @example Attended Latvian language, history and culture courses.
              */
             note: string | null;
+            /** @description How exact `value` is. */
+            qualifier: components["schemas"]["Qualifier"];
+            /**
+             * @description Fields whose value was inferred rather than stated by the sources.
+             * @example []
+             */
+            inferred: string[];
+            /** @description The sources the number rests on. */
+            sources: components["schemas"]["Citation"][];
             /**
              * Format: date-time
              * @description When the record was created.
@@ -1903,6 +2146,21 @@ export interface components {
              */
             description: string | null;
             /**
+             * @description The org-id.guide identifier (as IATI and 360Giving publish them), derived from the
+             *     country and registration number where the register that gave the number is known:
+             *     `LV-RE-<number>` (Latvia's Uzņēmumu reģistrs: 11-digit numbers starting with 4 or 5),
+             *     `NO-BRC-<number>` (Norway's Brønnøysundregistrene: 9 digits); otherwise `null`.
+             * @example LV-RE-40008002279
+             */
+            org_id: string | null;
+            /**
+             * @description Fields whose value was inferred rather than stated by the sources.
+             * @example []
+             */
+            inferred: string[];
+            /** @description The sources the organisation's facts rest on. */
+            sources: components["schemas"]["Citation"][];
+            /**
              * Format: date-time
              * @description When the record was created.
              * @example 2026-11-23T10:00:00Z
@@ -1971,6 +2229,16 @@ export interface components {
              * @example Latvian Red Cross, the national humanitarian society.
              */
             description?: string | null;
+            /**
+             * @description Fields whose value was inferred rather than stated by the sources (`name`: a
+             *     descriptive name where the source gives none).
+             * @example [
+             *       "name"
+             *     ]
+             */
+            inferred?: string[];
+            /** @description The sources the organisation's facts rest on (replaced as a whole on PATCH). */
+            sources?: components["schemas"]["SourceLink"][];
         };
         /** @description JSON Merge Patch of a `OrganisationInput`: any subset of its fields; `null` clears an optional field. */
         OrganisationPatch: {
@@ -2020,6 +2288,16 @@ export interface components {
              * @example Latvian Red Cross, the national humanitarian society.
              */
             description?: string | null;
+            /**
+             * @description Fields whose value was inferred rather than stated by the sources (`name`: a
+             *     descriptive name where the source gives none).
+             * @example [
+             *       "name"
+             *     ]
+             */
+            inferred?: string[] | null;
+            /** @description The sources the organisation's facts rest on (replaced as a whole on PATCH). */
+            sources?: components["schemas"]["SourceLink"][] | null;
         };
         /** @description One page of a list. */
         Page_Activity: {
@@ -2228,6 +2506,29 @@ export interface components {
                 [key: string]: components["schemas"]["FacetCount"][];
             };
         };
+        /** @description One page of a list. */
+        Page_Source: {
+            /** @description The records on this page, in list order. */
+            data: components["schemas"]["Source"][];
+            /**
+             * @description Pass as `cursor` to get the next page; `null` on the last page.
+             * @example eyJrIjoiMDE5M2EzYzQtNWQ2ZS03ZjgwLTlhMWItMmMzZDRlNWY2YTdiIn0
+             */
+            next_cursor: string | null;
+            /**
+             * Format: int64
+             * @description Total number of records matching the filters; present only with `count=true`.
+             * @example 42
+             */
+            total?: number;
+            /**
+             * @description Counts of the records the filters select by each value of the fields `facets=` names
+             *     (lists that offer facets, with `facets`).
+             */
+            facets?: {
+                [key: string]: components["schemas"]["FacetCount"][];
+            };
+        };
         /** @description An organisation's part in a project. */
         Partner: {
             /**
@@ -2258,6 +2559,12 @@ export interface components {
              * @example Took part in the steering group and published project news.
              */
             description: string | null;
+            /**
+             * Format: uuid
+             * @description The activity the partner's part is about.
+             * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a83
+             */
+            activity_id: string | null;
             /**
              * Format: date-time
              * @description When the record was created.
@@ -2297,6 +2604,13 @@ export interface components {
              * @example Took part in the steering group and published project news.
              */
             description?: string | null;
+            /**
+             * Format: uuid
+             * @description The activity the partner's part is about (an activity of the same project): what the
+             *     organisation did.
+             * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a83
+             */
+            activity_id?: string | null;
         };
         /** @description JSON Merge Patch of a `PartnerInput`: any subset of its fields; `null` clears an optional field. */
         PartnerPatch: {
@@ -2316,6 +2630,36 @@ export interface components {
              * @example Took part in the steering group and published project news.
              */
             description?: string | null;
+            /**
+             * Format: uuid
+             * @description The activity the partner's part is about (an activity of the same project): what the
+             *     organisation did.
+             * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a83
+             */
+            activity_id?: string | null;
+        };
+        /**
+         * @description A place with a point of its own (WGS 84): where a project or activity worked, more precisely
+         *     than its territory's representative point.
+         */
+        PlacePoint: {
+            /**
+             * @description The place, as named in the source.
+             * @example Daugavpils
+             */
+            place: string;
+            /**
+             * Format: double
+             * @description Longitude in degrees (WGS 84), -180 to 180.
+             * @example 26.53333
+             */
+            lon: number;
+            /**
+             * Format: double
+             * @description Latitude in degrees (WGS 84), -90 to 90.
+             * @example 55.88333
+             */
+            lat: number;
         };
         /** @description An RFC 9457 problem document. */
         Problem: {
@@ -2353,7 +2697,10 @@ export interface components {
              */
             request_id?: string;
         };
-        /** @description A funding programme. */
+        /**
+         * @description A funding programme or instrument, with every organisation that funds, administers or
+         *     otherwise runs it.
+         */
         Programme: {
             /**
              * Format: uuid
@@ -2383,13 +2730,13 @@ export interface components {
             description: string | null;
             /**
              * Format: uuid
-             * @description Funding organisation.
+             * @description Deprecated: the first organisation in `organisations` with the role `funder`.
              * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
              */
             funder_id: string | null;
             /**
              * Format: uuid
-             * @description Administering organisation.
+             * @description Deprecated: the first organisation in `organisations` with the role `administrator`.
              * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7c
              */
             administrator_id: string | null;
@@ -2411,6 +2758,28 @@ export interface components {
              */
             website: string | null;
             /**
+             * @description Fields whose value was inferred rather than stated by the sources.
+             * @example [
+             *       "name"
+             *     ]
+             */
+            inferred: string[];
+            /**
+             * @description The organisations of the programme with their roles (with `include=organisations`,
+             *     each with its organisation).
+             */
+            organisations: components["schemas"]["ProgrammeBody"][];
+            /**
+             * @description The sources the programme's facts rest on (with `include=sources`, each with its
+             *     source).
+             */
+            sources: components["schemas"]["Citation"][];
+            /**
+             * @description The programme's projects, as main programme or through a funding line (with
+             *     `include=projects`; drafts only for keys that may read them).
+             */
+            projects?: components["schemas"]["ProgrammeProject"][];
+            /**
              * Format: date-time
              * @description When the record was created.
              * @example 2026-11-23T10:00:00Z
@@ -2418,7 +2787,7 @@ export interface components {
             created_at: string;
             /**
              * Format: date-time
-             * @description When the record last changed.
+             * @description When the record (or its organisations or sources) last changed.
              * @example 2026-11-23T10:00:00Z
              */
             updated_at: string;
@@ -2428,6 +2797,30 @@ export interface components {
              * @example 1
              */
             version: number;
+        };
+        /**
+         * @description One organisation's part in a programme, as read; with `include=organisations`, the
+         *     organisation itself.
+         */
+        ProgrammeBody: {
+            /**
+             * Format: uuid
+             * @description The organisation.
+             * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7c
+             */
+            organisation_id: string;
+            /**
+             * @description Its role (`/v1/vocabularies/programme_roles`).
+             * @example co_administrator
+             */
+            role: string;
+            /**
+             * @description What it does in the programme.
+             * @example Administers the sub-activity together with the State Chancellery.
+             */
+            description: string | null;
+            /** @description The organisation (with `include=organisations`). */
+            organisation?: components["schemas"]["Organisation"];
         };
         /** @description The writable fields of a programme (create body; PATCH merges into it). */
         ProgrammeInput: {
@@ -2452,18 +2845,6 @@ export interface components {
              */
             description?: string | null;
             /**
-             * Format: uuid
-             * @description Organisation that funds the programme.
-             * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
-             */
-            funder_id?: string | null;
-            /**
-             * Format: uuid
-             * @description Organisation that administers the programme.
-             * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7c
-             */
-            administrator_id?: string | null;
-            /**
              * Format: date
              * @description First day of the programme period.
              * @example 2008-01-01
@@ -2480,6 +2861,42 @@ export interface components {
              * @example https://www.sif.gov.lv
              */
             website?: string | null;
+            /**
+             * @description Fields whose value was inferred rather than stated by the sources (`name`: a
+             *     descriptive name where the source gives no official one).
+             * @example [
+             *       "name"
+             *     ]
+             */
+            inferred?: string[];
+            /**
+             * @description The organisations of the programme, each with its role, in order (replaced as a whole
+             *     on PATCH; an organisation holds a role once).
+             */
+            organisations?: components["schemas"]["ProgrammeOrganisation"][];
+            /** @description The sources the programme's facts rest on (replaced as a whole on PATCH). */
+            sources?: components["schemas"]["SourceLink"][];
+        };
+        /** @description One organisation's part in a programme, as written. */
+        ProgrammeOrganisation: {
+            /**
+             * Format: uuid
+             * @description The organisation.
+             * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7c
+             */
+            organisation_id: string;
+            /**
+             * @description Its role: a code from `/v1/vocabularies/programme_roles` (`funder`, `administrator`,
+             *     `co_administrator`, `programme_operator`, `managing_authority`, `intermediate_body`,
+             *     `co_financier`).
+             * @example co_administrator
+             */
+            role: string;
+            /**
+             * @description What it does in the programme.
+             * @example Administers the sub-activity together with the State Chancellery.
+             */
+            description?: string | null;
         };
         /** @description JSON Merge Patch of a `ProgrammeInput`: any subset of its fields; `null` clears an optional field. */
         ProgrammePatch: {
@@ -2504,18 +2921,6 @@ export interface components {
              */
             description?: string | null;
             /**
-             * Format: uuid
-             * @description Organisation that funds the programme.
-             * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
-             */
-            funder_id?: string | null;
-            /**
-             * Format: uuid
-             * @description Organisation that administers the programme.
-             * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7c
-             */
-            administrator_id?: string | null;
-            /**
              * Format: date
              * @description First day of the programme period.
              * @example 2008-01-01
@@ -2532,6 +2937,42 @@ export interface components {
              * @example https://www.sif.gov.lv
              */
             website?: string | null;
+            /**
+             * @description Fields whose value was inferred rather than stated by the sources (`name`: a
+             *     descriptive name where the source gives no official one).
+             * @example [
+             *       "name"
+             *     ]
+             */
+            inferred?: string[] | null;
+            /**
+             * @description The organisations of the programme, each with its role, in order (replaced as a whole
+             *     on PATCH; an organisation holds a role once).
+             */
+            organisations?: components["schemas"]["ProgrammeOrganisation"][] | null;
+            /** @description The sources the programme's facts rest on (replaced as a whole on PATCH). */
+            sources?: components["schemas"]["SourceLink"][] | null;
+        };
+        /** @description A project of a programme, as embedded in the programme. */
+        ProgrammeProject: {
+            /**
+             * Format: uuid
+             * @description The project.
+             * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a81
+             */
+            project_id: string;
+            /**
+             * @description Its title (original language).
+             * @example Koalīcija mazākumtautību politiskai līdzdalībai valsts sektorā
+             */
+            title: string;
+            /** @description Its status. */
+            status: components["schemas"]["ProjectStatus"];
+            /**
+             * @description Its reference number.
+             * @example 1DP/1.5.2.2.2/12/APIA/SIF/176
+             */
+            reference: string | null;
         };
         /** @description A project as published. The contact person is not part of the public record. */
         Project: {
@@ -2622,6 +3063,26 @@ export interface components {
              */
             places: string[];
             /**
+             * @description Territory codes (ATVK, `/v1/territories`) of where the project works, as the source names
+             *     the places: a 2013 project in "Ilūkstes novads" keeps that territory's code
+             *     (`municipality_today` finds it under today's municipality).
+             * @example [
+             *       "0050000",
+             *       "0440801"
+             *     ]
+             */
+            municipalities: string[];
+            /** @description Places with points of their own (WGS 84), more precise than their territory's point. */
+            points: components["schemas"]["PlacePoint"][];
+            /**
+             * @description Fields whose value was inferred rather than stated by the sources (`record`: the record
+             *     itself is a synthesis, not something a source names).
+             * @example [
+             *       "status"
+             *     ]
+             */
+            inferred: string[];
+            /**
              * @description Region codes (`/v1/vocabularies/regions`).
              * @example [
              *       "latgale"
@@ -2658,6 +3119,8 @@ export interface components {
             source_document: string | null;
             /** @description Funding lines. */
             funding: components["schemas"]["Funding"][];
+            /** @description The sources the project rests on (with `include=sources`, each with its source). */
+            sources: components["schemas"]["Citation"][];
             /** @description All stored translations of the title, summary and aim. */
             translations: components["schemas"]["Translations"];
             /**
@@ -2782,6 +3245,26 @@ export interface components {
              */
             places?: string[];
             /**
+             * @description Territory codes (ATVK, `/v1/territories`) of where the project works, as the source names
+             *     the places: a 2013 project in "Ilūkstes novads" keeps that territory's code
+             *     (`municipality_today` finds it under today's municipality).
+             * @example [
+             *       "0050000",
+             *       "0440801"
+             *     ]
+             */
+            municipalities?: string[];
+            /** @description Places with points of their own (WGS 84), more precise than their territory's point. */
+            points?: components["schemas"]["PlacePoint"][];
+            /**
+             * @description Fields whose value was inferred rather than stated by the sources (`record`: the record
+             *     itself is a synthesis, not something a source names).
+             * @example [
+             *       "status"
+             *     ]
+             */
+            inferred?: string[];
+            /**
              * @description Region codes (`/v1/vocabularies/regions`).
              * @example [
              *       "latgale"
@@ -2819,6 +3302,11 @@ export interface components {
             source_document?: string | null;
             /** @description Funding lines (replaced as a whole on PATCH). */
             funding?: components["schemas"]["Funding"][];
+            /**
+             * @description The sources the project rests on, each naming the fields it gives (replaced as a
+             *     whole on PATCH).
+             */
+            sources?: components["schemas"]["SourceLink"][];
             /** @description Translations of the title, summary and aim (`lang=` picks one when reading). */
             translations?: components["schemas"]["Translations"];
         };
@@ -2904,6 +3392,26 @@ export interface components {
              */
             places?: string[] | null;
             /**
+             * @description Territory codes (ATVK, `/v1/territories`) of where the project works, as the source names
+             *     the places: a 2013 project in "Ilūkstes novads" keeps that territory's code
+             *     (`municipality_today` finds it under today's municipality).
+             * @example [
+             *       "0050000",
+             *       "0440801"
+             *     ]
+             */
+            municipalities?: string[] | null;
+            /** @description Places with points of their own (WGS 84), more precise than their territory's point. */
+            points?: components["schemas"]["PlacePoint"][] | null;
+            /**
+             * @description Fields whose value was inferred rather than stated by the sources (`record`: the record
+             *     itself is a synthesis, not something a source names).
+             * @example [
+             *       "status"
+             *     ]
+             */
+            inferred?: string[] | null;
+            /**
              * @description Region codes (`/v1/vocabularies/regions`).
              * @example [
              *       "latgale"
@@ -2941,6 +3449,11 @@ export interface components {
             source_document?: string | null;
             /** @description Funding lines (replaced as a whole on PATCH). */
             funding?: components["schemas"]["Funding"][] | null;
+            /**
+             * @description The sources the project rests on, each naming the fields it gives (replaced as a
+             *     whole on PATCH).
+             */
+            sources?: components["schemas"]["SourceLink"][] | null;
             translations?: null | components["schemas"]["Translations"];
         };
         /** @description An organisation's part in one project, as embedded in the organisation. */
@@ -2970,6 +3483,12 @@ export interface components {
          */
         ProjectStatus: "draft" | "planned" | "active" | "completed" | "cancelled";
         /**
+         * @description How exact a number is: `exact`, `approximate` ("ap 30 tūkstoši"), `more_than`
+         *     ("vairāk kā 1300"), `at_least`, `less_than` or `at_most`.
+         * @enum {string}
+         */
+        Qualifier: "exact" | "approximate" | "more_than" | "at_least" | "less_than" | "at_most";
+        /**
          * @description How the people an indicator counts relate to the others of the family it counts
          *     towards: `disjoint` members add up; `overlapping` ones may count the same people, and
          *     `subset` ones are part of the broader indicator's own figure, so both only bound the
@@ -2981,7 +3500,7 @@ export interface components {
          * @description The kinds of record the feed reports.
          * @enum {string}
          */
-        Resource: "organisation" | "programme" | "project" | "partner" | "activity" | "indicator" | "metric";
+        Resource: "organisation" | "programme" | "project" | "partner" | "activity" | "indicator" | "metric" | "source";
         /**
          * @description What a revision records.
          * @enum {string}
@@ -2992,6 +3511,213 @@ export interface components {
          * @enum {string}
          */
         Scope: "metrics:write" | "projects:write" | "read:private" | "admin";
+        /** @description A source: a page or document that records rest on. */
+        Source: {
+            /**
+             * Format: uuid
+             * @description Time-ordered UUID (v7).
+             * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a90
+             */
+            id: string;
+            /**
+             * @description Title.
+             * @example Projekts "Mēs kopā dzīvojam mūsu valstī"
+             */
+            title: string;
+            /**
+             * @description Publisher.
+             * @example Latvijas Sarkanais Krusts
+             */
+            publisher: string | null;
+            /**
+             * @description URL, when known.
+             * @example https://www.redcross.lv/darbibas-jomas/projekti/projekts-mes-kopa-dzivojam-musu-valsti/
+             */
+            url: string | null;
+            /**
+             * Format: date
+             * @description Day published.
+             * @example 2007-11-27
+             */
+            published_on: string | null;
+            /**
+             * Format: date
+             * @description Day retrieved.
+             * @example 2026-11-30
+             */
+            retrieved_on: string | null;
+            /**
+             * @description Language (ISO 639).
+             * @example lv
+             */
+            language: string | null;
+            /**
+             * @description The terms texts quoted from it come under.
+             * @example © Latvijas Sarkanais Krusts; quoted as permitted for quotation.
+             */
+            terms: string | null;
+            /**
+             * @description What it is and what it gives.
+             * @example The project's page on the Latvian Red Cross website.
+             */
+            description: string | null;
+            /**
+             * @description Fields inferred rather than stated.
+             * @example []
+             */
+            inferred: string[];
+            /**
+             * Format: date-time
+             * @description When the record was created.
+             * @example 2026-11-23T10:00:00Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When the record last changed.
+             * @example 2026-11-23T10:00:00Z
+             */
+            updated_at: string;
+            /**
+             * Format: int32
+             * @description 1 at creation, +1 on every change.
+             * @example 1
+             */
+            version: number;
+        };
+        /** @description The writable fields of a source (create body; PATCH merges into it). */
+        SourceInput: {
+            /**
+             * @description Title of the page or document.
+             * @example Projekts "Mēs kopā dzīvojam mūsu valstī"
+             */
+            title: string;
+            /**
+             * @description Who published it.
+             * @example Latvijas Sarkanais Krusts
+             */
+            publisher?: string | null;
+            /**
+             * @description Where it is (absolute http(s) URL), when known; unique.
+             * @example https://www.redcross.lv/darbibas-jomas/projekti/projekts-mes-kopa-dzivojam-musu-valsti/
+             */
+            url?: string | null;
+            /**
+             * Format: date
+             * @description The day it was published.
+             * @example 2007-11-27
+             */
+            published_on?: string | null;
+            /**
+             * Format: date
+             * @description The day its content was retrieved.
+             * @example 2026-11-30
+             */
+            retrieved_on?: string | null;
+            /**
+             * @description Its language (ISO 639 code).
+             * @example lv
+             */
+            language?: string | null;
+            /**
+             * @description The terms texts quoted from it come under (the registry's own data is CC BY 4.0; quoted
+             *     texts keep their source's terms).
+             * @example © Latvijas Sarkanais Krusts; quoted as permitted for quotation.
+             */
+            terms?: string | null;
+            /**
+             * @description What it is and what it gives.
+             * @example The project's page on the Latvian Red Cross website.
+             */
+            description?: string | null;
+            /**
+             * @description Fields inferred rather than stated (here: by whoever catalogued the source, such as a
+             *     publication date read from the page's context).
+             * @example [
+             *       "published_on"
+             *     ]
+             */
+            inferred?: string[];
+        };
+        /**
+         * @description A record's citation of a source, as written: which source, which of the record's fields it
+         *     gives (none listed: the record as a whole), and a note.
+         */
+        SourceLink: {
+            /**
+             * Format: uuid
+             * @description The source (`/v1/sources`).
+             * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a90
+             */
+            source_id: string;
+            /**
+             * @description The fields this source gives (empty: the record as a whole).
+             * @example [
+             *       "start_date",
+             *       "end_date"
+             *     ]
+             */
+            fields?: string[];
+            /**
+             * @description How the source supports them.
+             * @example The English page gives the period.
+             */
+            note?: string | null;
+        };
+        /** @description JSON Merge Patch of a `SourceInput`: any subset of its fields; `null` clears an optional field. */
+        SourcePatch: {
+            /**
+             * @description Title of the page or document.
+             * @example Projekts "Mēs kopā dzīvojam mūsu valstī"
+             */
+            title?: string;
+            /**
+             * @description Who published it.
+             * @example Latvijas Sarkanais Krusts
+             */
+            publisher?: string | null;
+            /**
+             * @description Where it is (absolute http(s) URL), when known; unique.
+             * @example https://www.redcross.lv/darbibas-jomas/projekti/projekts-mes-kopa-dzivojam-musu-valsti/
+             */
+            url?: string | null;
+            /**
+             * Format: date
+             * @description The day it was published.
+             * @example 2007-11-27
+             */
+            published_on?: string | null;
+            /**
+             * Format: date
+             * @description The day its content was retrieved.
+             * @example 2026-11-30
+             */
+            retrieved_on?: string | null;
+            /**
+             * @description Its language (ISO 639 code).
+             * @example lv
+             */
+            language?: string | null;
+            /**
+             * @description The terms texts quoted from it come under (the registry's own data is CC BY 4.0; quoted
+             *     texts keep their source's terms).
+             * @example © Latvijas Sarkanais Krusts; quoted as permitted for quotation.
+             */
+            terms?: string | null;
+            /**
+             * @description What it is and what it gives.
+             * @example The project's page on the Latvian Red Cross website.
+             */
+            description?: string | null;
+            /**
+             * @description Fields inferred rather than stated (here: by whoever catalogued the source, such as a
+             *     publication date read from the page's context).
+             * @example [
+             *       "published_on"
+             *     ]
+             */
+            inferred?: string[] | null;
+        };
         /** @description One group's figures. */
         StatGroup: {
             /**
@@ -3047,6 +3773,20 @@ export interface components {
              * @example 0.974
              */
             progress: number | null;
+            /**
+             * @description How exact `value` is: `exact` when every value in it is. A sum containing a `more_than`
+             *     is `more_than` (with `at_least` values too), one containing an `at_least` is
+             *     `at_least`, likewise `less_than` and `at_most`; lower and upper bounds together, or any
+             *     `approximate` value, make it `approximate`. A largest or latest value with inexact
+             *     values among the ones it was chosen from is `at_least`, `at_most` or `approximate`.
+             */
+            qualifier: components["schemas"]["Qualifier"];
+            /**
+             * Format: int64
+             * @description How many of the values in `value` are not exact.
+             * @example 0
+             */
+            inexact_values: number;
         };
         /** @description One entry of a vocabulary. */
         Term: {
@@ -3071,6 +3811,96 @@ export interface components {
              * @example 3
              */
             position: number;
+            /**
+             * @description The term's codes in other classifications, so records join other datasets: `nuts3`
+             *     (NUTS 2021) and `nuts3_2024` for regions, `iso_3166_2` and `lau` (Eurostat) for
+             *     territories (whose own code is the ATVK code); empty elsewhere.
+             * @example {
+             *       "nuts3": "LV005",
+             *       "nuts3_2024": "LV005"
+             *     }
+             */
+            codes: {
+                [key: string]: string;
+            };
+        };
+        /** @description An administrative territory of Latvia. */
+        Territory: {
+            /**
+             * @description ATVK code (Centrālā statistikas pārvalde), 7 digits: the code the territory had while
+             *     in force.
+             * @example 0440801
+             */
+            code: string;
+            /**
+             * @description English name.
+             * @example Ilūkste Municipality
+             */
+            label_en: string;
+            /**
+             * @description Latvian name.
+             * @example Ilūkstes novads
+             */
+            label_lv: string;
+            /**
+             * Format: int32
+             * @description Display order (today's territories first).
+             * @example 60
+             */
+            position: number;
+            /**
+             * @description `state_city`, `municipality` (novads), `republic_city` (until 2021-06-30) or `town`.
+             * @example municipality
+             */
+            kind: string;
+            /**
+             * @description Region code (`/v1/vocabularies/regions`).
+             * @example latgale
+             */
+            region: string;
+            /**
+             * @description ISO 3166-2:LV code (not unique over time: codes were reused in 2021).
+             * @example LV-036
+             */
+            iso: string | null;
+            /**
+             * @description Eurostat LAU code (known for the territories of Eurostat's LAU 2019 list).
+             * @example 0440801
+             */
+            lau: string | null;
+            /**
+             * Format: double
+             * @description Longitude of the representative point (WGS 84): the administrative centre.
+             * @example 26.29
+             */
+            lon: number;
+            /**
+             * Format: double
+             * @description Latitude of the representative point (WGS 84).
+             * @example 55.98
+             */
+            lat: number;
+            /**
+             * Format: date
+             * @description First day in force (`null`: before the registry's history begins).
+             */
+            valid_from: string | null;
+            /**
+             * Format: date
+             * @description Last day in force (`null`: in force).
+             * @example 2021-06-30
+             */
+            valid_to: string | null;
+            /**
+             * @description For a territory no longer in force: today's territory that contains it.
+             * @example 0022000
+             */
+            successor: string | null;
+        };
+        /** @description Every territory the filters select. */
+        TerritoryList: {
+            /** @description The territories, in display order. */
+            data: components["schemas"]["Territory"][];
         };
         /** @description A project's texts in one language; each is optional (missing ones fall back to the original). */
         TranslatedTexts: {
@@ -3107,7 +3937,7 @@ export interface components {
          * @description The vocabularies, each backed by a table of the same name.
          * @enum {string}
          */
-        VocabularyName: "target_groups" | "regions" | "organisation_kinds" | "partner_roles" | "activity_kinds" | "units";
+        VocabularyName: "target_groups" | "regions" | "organisation_kinds" | "partner_roles" | "activity_kinds" | "units" | "programme_roles" | "territories";
     };
     responses: {
         /** @description Malformed request: bad JSON syntax, or a bad or unknown query parameter */
@@ -3328,6 +4158,18 @@ export interface operations {
                  */
                 target_group?: string;
                 /**
+                 * @description Only activities in one of these territories, as recorded (ATVK codes, `/v1/territories`).
+                 * @example 0010000
+                 */
+                municipality?: string;
+                /**
+                 * @description Only activities in a territory that is today part of the same municipality as one of
+                 *     these (ATVK codes): `0022000` (Augšdaugavas novads) also finds Daugavpils and Ilūkstes
+                 *     novads, territories until 2021.
+                 * @example 0001000
+                 */
+                municipality_today?: string;
+                /**
                  * @description Only activities taking place on this day.
                  * @example 2013-03-08
                  */
@@ -3355,7 +4197,7 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
-                    /** @description `<url>; rel="next"` when there is a next page */
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0; `<url>; rel="next"` when there is a next page */
                     Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
@@ -3401,6 +4243,8 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Strong entity tag; send as If-None-Match or If-Match */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
@@ -3674,6 +4518,8 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
@@ -3715,6 +4561,8 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this state of the registry */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
@@ -3773,6 +4621,18 @@ export interface operations {
                  */
                 target_group?: string;
                 /**
+                 * @description Only activities in one of these territories, as recorded (ATVK codes, `/v1/territories`).
+                 * @example 0010000
+                 */
+                municipality?: string;
+                /**
+                 * @description Only activities in a territory that is today part of the same municipality as one of
+                 *     these (ATVK codes): `0022000` (Augšdaugavas novads) also finds Daugavpils and Ilūkstes
+                 *     novads, territories until 2021.
+                 * @example 0001000
+                 */
+                municipality_today?: string;
+                /**
                  * @description Only activities taking place on this day.
                  * @example 2013-03-08
                  */
@@ -3800,12 +4660,113 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "text/csv": string;
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    export_activities_geojson: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Order: `id` (default), `start_date`, `updated_at`, or `relevance` (default with `q`);
+                 *     prefix `-` for descending. Unknown dates sort last.
+                 * @example -start_date
+                 */
+                sort?: string;
+                /**
+                 * @description Search titles, places and descriptions; ignores case, diacritics and Latvian endings.
+                 * @example tikšanās
+                 */
+                q?: string;
+                /** @description Language of the labels beside codes in the export. */
+                lang?: components["schemas"]["Lang"];
+                /** @description Only activities of these projects (comma-separated ids). */
+                project?: string;
+                /** @description Only activities of projects one of these organisations leads or partners in. */
+                organisation?: string;
+                /**
+                 * @description Only activities of these kinds (`/v1/vocabularies/activity_kinds`).
+                 * @example meeting,lecture
+                 */
+                kind?: string;
+                /**
+                 * @description Only activities in one of these regions (codes).
+                 * @example riga
+                 */
+                region?: string;
+                /**
+                 * @description Only activities aimed at one of these target groups (codes).
+                 * @example seniors
+                 */
+                target_group?: string;
+                /**
+                 * @description Only activities in one of these territories, as recorded (ATVK codes, `/v1/territories`).
+                 * @example 0010000
+                 */
+                municipality?: string;
+                /**
+                 * @description Only activities in a territory that is today part of the same municipality as one of
+                 *     these (ATVK codes): `0022000` (Augšdaugavas novads) also finds Daugavpils and Ilūkstes
+                 *     novads, territories until 2021.
+                 * @example 0001000
+                 */
+                municipality_today?: string;
+                /**
+                 * @description Only activities taking place on this day.
+                 * @example 2013-03-08
+                 */
+                active_on?: string;
+                /** @description Only activities starting on or after this day. */
+                starts_after?: string;
+                /** @description Only activities starting on or before this day. */
+                starts_before?: string;
+                /** @description Only activities changed at or after this instant. */
+                updated_since?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The activities' places as a GeoJSON FeatureCollection */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/geo+json": Record<string, never>;
                 };
             };
             /** @description Not modified (If-None-Match matched) */
@@ -3849,6 +4810,8 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
@@ -3913,6 +4876,23 @@ export interface operations {
                  */
                 target_group?: string;
                 /**
+                 * @description Only values of projects working in one of these territories, as recorded (ATVK codes, `/v1/territories`).
+                 * @example 0440801
+                 */
+                municipality?: string;
+                /**
+                 * @description Only values of projects working in a territory that is today part of the same municipality as one of
+                 *     these (ATVK codes): `0022000` (Augšdaugavas novads) also finds Daugavpils and Ilūkstes
+                 *     novads, territories until 2021.
+                 * @example 0022000
+                 */
+                municipality_today?: string;
+                /**
+                 * @description Only values with one of these qualifiers (`exact`, `approximate`, `more_than`, ...).
+                 * @example more_than,at_least
+                 */
+                qualifier?: string;
+                /**
                  * @description Only values whose period ends on or after this day.
                  * @example 2012-01-01
                  */
@@ -3941,6 +4921,8 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
@@ -3991,6 +4973,11 @@ export interface operations {
                  */
                 country?: string;
                 /**
+                 * @description Only the organisation with this org-id.guide identifier (`LV-RE-40008002279`).
+                 * @example LV-RE-40008002279
+                 */
+                org_id?: string;
+                /**
                  * @description Only organisations changed at or after this instant.
                  * @example 2026-11-01T00:00:00Z
                  */
@@ -4012,6 +4999,8 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
@@ -4037,10 +5026,54 @@ export interface operations {
     export_programmes: {
         parameters: {
             query?: {
-                /** @description Only programmes funded by one of these organisations (comma-separated ids). */
+                /**
+                 * @description Order: `id` (default; creation order), `name`, `updated_at`, `start_date`,
+                 *     `end_date`, or `relevance` (default with `q`); prefix `-` for descending. Unknown
+                 *     dates sort last.
+                 * @example name
+                 */
+                sort?: string;
+                /**
+                 * @description Full-text search over names, short names, codes and descriptions; ignores case,
+                 *     diacritics and Latvian word endings.
+                 * @example nvo fonds
+                 */
+                q?: string;
+                /** @description Language of the labels beside codes in the export. */
+                lang?: components["schemas"]["Lang"];
+                /**
+                 * @description Only programmes in which one of these organisations holds a role (with `role`: one
+                 *     of those roles; comma-separated ids).
+                 */
+                organisation?: string;
+                /**
+                 * @description Only programmes in which some organisation holds one of these roles
+                 *     (`/v1/vocabularies/programme_roles`).
+                 * @example administrator,co_administrator
+                 */
+                role?: string;
+                /** @description Only programmes funded by one of these organisations (role `funder`). */
                 funder?: string;
-                /** @description Only programmes administered by one of these organisations. */
+                /**
+                 * @description Only programmes one of these organisations administers (role `administrator` or
+                 *     `co_administrator`).
+                 */
                 administrator?: string;
+                /**
+                 * @description Only programmes running on this day (started on or before it, not ended before it).
+                 * @example 2013-03-08
+                 */
+                active_on?: string;
+                /** @description Only programmes starting on or after this day. */
+                starts_after?: string;
+                /** @description Only programmes starting on or before this day. */
+                starts_before?: string;
+                /** @description Only programmes ending on or after this day. */
+                ends_after?: string;
+                /** @description Only programmes ending on or before this day. */
+                ends_before?: string;
+                /** @description Only programmes changed at or after this instant. */
+                updated_since?: string;
             };
             header?: {
                 /** @description ETag(s) the client holds; a match gives 304 Not Modified */
@@ -4058,6 +5091,8 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
@@ -4099,7 +5134,9 @@ export interface operations {
                  */
                 q?: string;
                 /**
-                 * @description Only projects with one of these statuses.
+                 * @description Only projects with one of these statuses. `planned` and `active` match only projects
+                 *     whose `end_date` has not passed: a status read from a dated source (`status_stated_on`)
+                 *     says what was true then, not today.
                  * @example active,completed
                  */
                 status?: string;
@@ -4135,6 +5172,19 @@ export interface operations {
                  * @example latgale,kurzeme
                  */
                 region?: string;
+                /**
+                 * @description Only projects working in one of these territories, as recorded (ATVK codes,
+                 *     `/v1/territories`).
+                 * @example 0440801
+                 */
+                municipality?: string;
+                /**
+                 * @description Only projects working in a territory that is today part of the same municipality as one
+                 *     of these (ATVK codes): `0022000` (Augšdaugavas novads) finds projects recorded in
+                 *     Daugavpils and Ilūkstes novads too.
+                 * @example 0022000
+                 */
+                municipality_today?: string;
                 /**
                  * @description Only projects with an activity of one of these kinds (`/v1/vocabularies/activity_kinds`).
                  * @example course
@@ -4191,6 +5241,8 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
@@ -4232,7 +5284,9 @@ export interface operations {
                  */
                 q?: string;
                 /**
-                 * @description Only projects with one of these statuses.
+                 * @description Only projects with one of these statuses. `planned` and `active` match only projects
+                 *     whose `end_date` has not passed: a status read from a dated source (`status_stated_on`)
+                 *     says what was true then, not today.
                  * @example active,completed
                  */
                 status?: string;
@@ -4268,6 +5322,19 @@ export interface operations {
                  * @example latgale,kurzeme
                  */
                 region?: string;
+                /**
+                 * @description Only projects working in one of these territories, as recorded (ATVK codes,
+                 *     `/v1/territories`).
+                 * @example 0440801
+                 */
+                municipality?: string;
+                /**
+                 * @description Only projects working in a territory that is today part of the same municipality as one
+                 *     of these (ATVK codes): `0022000` (Augšdaugavas novads) finds projects recorded in
+                 *     Daugavpils and Ilūkstes novads too.
+                 * @example 0022000
+                 */
+                municipality_today?: string;
                 /**
                  * @description Only projects with an activity of one of these kinds (`/v1/vocabularies/activity_kinds`).
                  * @example course
@@ -4324,6 +5391,8 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
@@ -4365,7 +5434,9 @@ export interface operations {
                  */
                 q?: string;
                 /**
-                 * @description Only projects with one of these statuses.
+                 * @description Only projects with one of these statuses. `planned` and `active` match only projects
+                 *     whose `end_date` has not passed: a status read from a dated source (`status_stated_on`)
+                 *     says what was true then, not today.
                  * @example active,completed
                  */
                 status?: string;
@@ -4401,6 +5472,19 @@ export interface operations {
                  * @example latgale,kurzeme
                  */
                 region?: string;
+                /**
+                 * @description Only projects working in one of these territories, as recorded (ATVK codes,
+                 *     `/v1/territories`).
+                 * @example 0440801
+                 */
+                municipality?: string;
+                /**
+                 * @description Only projects working in a territory that is today part of the same municipality as one
+                 *     of these (ATVK codes): `0022000` (Augšdaugavas novads) finds projects recorded in
+                 *     Daugavpils and Ilūkstes novads too.
+                 * @example 0022000
+                 */
+                municipality_today?: string;
                 /**
                  * @description Only projects with an activity of one of these kinds (`/v1/vocabularies/activity_kinds`).
                  * @example course
@@ -4457,6 +5541,8 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
@@ -4479,12 +5565,16 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    export_funding_stats: {
+    export_projects_geojson: {
         parameters: {
-            query: {
-                /** @description How to group the funding lines. */
-                group_by: components["schemas"]["FundingGroupBy"];
-                /** @description Language of group labels. */
+            query?: {
+                /**
+                 * @description Order: `id` (default; creation order), `updated_at`, `title`, `start_date`, `end_date`,
+                 *     or `relevance` (default with `q`); prefix `-` for descending. Unknown dates sort last.
+                 * @example -start_date
+                 */
+                sort?: string;
+                /** @description Language of titles, summaries and aims, and of the labels beside codes. */
                 lang?: components["schemas"]["Lang"];
                 /**
                  * @description Full-text search over titles, summaries, aims and reference numbers, in every
@@ -4494,7 +5584,9 @@ export interface operations {
                  */
                 q?: string;
                 /**
-                 * @description Only projects with one of these statuses.
+                 * @description Only projects with one of these statuses. `planned` and `active` match only projects
+                 *     whose `end_date` has not passed: a status read from a dated source (`status_stated_on`)
+                 *     says what was true then, not today.
                  * @example active,completed
                  */
                 status?: string;
@@ -4530,6 +5622,165 @@ export interface operations {
                  * @example latgale,kurzeme
                  */
                 region?: string;
+                /**
+                 * @description Only projects working in one of these territories, as recorded (ATVK codes,
+                 *     `/v1/territories`).
+                 * @example 0440801
+                 */
+                municipality?: string;
+                /**
+                 * @description Only projects working in a territory that is today part of the same municipality as one
+                 *     of these (ATVK codes): `0022000` (Augšdaugavas novads) finds projects recorded in
+                 *     Daugavpils and Ilūkstes novads too.
+                 * @example 0022000
+                 */
+                municipality_today?: string;
+                /**
+                 * @description Only projects with an activity of one of these kinds (`/v1/vocabularies/activity_kinds`).
+                 * @example course
+                 */
+                activity_kind?: string;
+                /**
+                 * @description Only projects reporting values of one of these indicators (codes).
+                 * @example participants
+                 */
+                indicator?: string;
+                /**
+                 * @description Only the project with this reference number.
+                 * @example 2012.EEZ/PP/2/MAC/016/037
+                 */
+                reference?: string;
+                /**
+                 * @description Only projects running on this day (started on or before it, not ended before it).
+                 * @example 2013-03-08
+                 */
+                active_on?: string;
+                /**
+                 * @description Only projects starting on or after this day.
+                 * @example 2012-01-01
+                 */
+                starts_after?: string;
+                /**
+                 * @description Only projects starting on or before this day.
+                 * @example 2013-12-31
+                 */
+                starts_before?: string;
+                /** @description Only projects ending on or after this day. */
+                ends_after?: string;
+                /** @description Only projects ending on or before this day. */
+                ends_before?: string;
+                /**
+                 * @description Only projects changed at or after this instant.
+                 * @example 2026-11-01T00:00:00Z
+                 */
+                updated_since?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The projects' places as a GeoJSON FeatureCollection */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/geo+json": Record<string, never>;
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    export_funding_stats: {
+        parameters: {
+            query: {
+                /** @description How to group the funding lines. */
+                group_by: components["schemas"]["FundingGroupBy"];
+                /** @description Language of group labels. */
+                lang?: components["schemas"]["Lang"];
+                /**
+                 * @description Full-text search over titles, summaries, aims and reference numbers, in every
+                 *     language; ignores case and diacritics (`ilukste` finds `Ilūkstes`) and Latvian word
+                 *     endings; best matches first unless `sort` says otherwise.
+                 * @example ilukste
+                 */
+                q?: string;
+                /**
+                 * @description Only projects with one of these statuses. `planned` and `active` match only projects
+                 *     whose `end_date` has not passed: a status read from a dated source (`status_stated_on`)
+                 *     says what was true then, not today.
+                 * @example active,completed
+                 */
+                status?: string;
+                /**
+                 * @description Only projects one of these organisations leads or partners in (with `role`: holds that
+                 *     role).
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
+                organisation?: string;
+                /**
+                 * @description Only projects where some partner holds one of these roles
+                 *     (`/v1/vocabularies/partner_roles`).
+                 * @example partner
+                 */
+                role?: string;
+                /**
+                 * @description Only projects one of these organisations leads.
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
+                 */
+                lead_organisation?: string;
+                /**
+                 * @description Only projects under one of these programmes (main programme or a funding line).
+                 * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7d
+                 */
+                programme?: string;
+                /**
+                 * @description Only projects aimed at one of these target groups (codes).
+                 * @example seniors,youth
+                 */
+                target_group?: string;
+                /**
+                 * @description Only projects working in one of these regions (codes).
+                 * @example latgale,kurzeme
+                 */
+                region?: string;
+                /**
+                 * @description Only projects working in one of these territories, as recorded (ATVK codes,
+                 *     `/v1/territories`).
+                 * @example 0440801
+                 */
+                municipality?: string;
+                /**
+                 * @description Only projects working in a territory that is today part of the same municipality as one
+                 *     of these (ATVK codes): `0022000` (Augšdaugavas novads) finds projects recorded in
+                 *     Daugavpils and Ilūkstes novads too.
+                 * @example 0022000
+                 */
+                municipality_today?: string;
                 /**
                  * @description Only projects with an activity of one of these kinds (`/v1/vocabularies/activity_kinds`).
                  * @example course
@@ -4586,6 +5837,8 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
@@ -4638,7 +5891,9 @@ export interface operations {
                  */
                 q?: string;
                 /**
-                 * @description Only projects with one of these statuses.
+                 * @description Only projects with one of these statuses. `planned` and `active` match only projects
+                 *     whose `end_date` has not passed: a status read from a dated source (`status_stated_on`)
+                 *     says what was true then, not today.
                  * @example active,completed
                  */
                 status?: string;
@@ -4674,6 +5929,19 @@ export interface operations {
                  * @example latgale,kurzeme
                  */
                 region?: string;
+                /**
+                 * @description Only projects working in one of these territories, as recorded (ATVK codes,
+                 *     `/v1/territories`).
+                 * @example 0440801
+                 */
+                municipality?: string;
+                /**
+                 * @description Only projects working in a territory that is today part of the same municipality as one
+                 *     of these (ATVK codes): `0022000` (Augšdaugavas novads) finds projects recorded in
+                 *     Daugavpils and Ilūkstes novads too.
+                 * @example 0022000
+                 */
+                municipality_today?: string;
                 /**
                  * @description Only projects with an activity of one of these kinds (`/v1/vocabularies/activity_kinds`).
                  * @example course
@@ -4733,6 +6001,8 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
@@ -4789,7 +6059,7 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
-                    /** @description `<url>; rel="next"` when there is a next page */
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0; `<url>; rel="next"` when there is a next page */
                     Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
@@ -4884,6 +6154,8 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Strong entity tag; send as If-None-Match or If-Match */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
@@ -5065,6 +6337,23 @@ export interface operations {
                  */
                 target_group?: string;
                 /**
+                 * @description Only values of projects working in one of these territories, as recorded (ATVK codes, `/v1/territories`).
+                 * @example 0440801
+                 */
+                municipality?: string;
+                /**
+                 * @description Only values of projects working in a territory that is today part of the same municipality as one of
+                 *     these (ATVK codes): `0022000` (Augšdaugavas novads) also finds Daugavpils and Ilūkstes
+                 *     novads, territories until 2021.
+                 * @example 0022000
+                 */
+                municipality_today?: string;
+                /**
+                 * @description Only values with one of these qualifiers (`exact`, `approximate`, `more_than`, ...).
+                 * @example more_than,at_least
+                 */
+                qualifier?: string;
+                /**
                  * @description Only values whose period ends on or after this day.
                  * @example 2012-01-01
                  */
@@ -5093,7 +6382,7 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
-                    /** @description `<url>; rel="next"` when there is a next page */
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0; `<url>; rel="next"` when there is a next page */
                     Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
@@ -5187,6 +6476,8 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Strong entity tag; send as If-None-Match or If-Match */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
@@ -5338,7 +6629,7 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
-                    /** @description `<url>; rel="next"` when there is a next page */
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0; `<url>; rel="next"` when there is a next page */
                     Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
@@ -5403,6 +6694,11 @@ export interface operations {
                  */
                 country?: string;
                 /**
+                 * @description Only the organisation with this org-id.guide identifier (`LV-RE-40008002279`).
+                 * @example LV-RE-40008002279
+                 */
+                org_id?: string;
+                /**
                  * @description Only organisations changed at or after this instant.
                  * @example 2026-11-01T00:00:00Z
                  */
@@ -5424,7 +6720,7 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
-                    /** @description `<url>; rel="next"` when there is a next page */
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0; `<url>; rel="next"` when there is a next page */
                     Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
@@ -5519,6 +6815,8 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Strong entity tag; send as If-None-Match or If-Match */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
@@ -5655,16 +6953,67 @@ export interface operations {
     list_programmes: {
         parameters: {
             query?: {
-                /** @description Page size. */
+                /** @description Page size (at most 50 with `include`). */
                 limit?: number;
                 /** @description Opaque cursor from a previous page's `next_cursor`. */
                 cursor?: string;
                 /** @description Include the total number of matching records. */
                 count?: boolean;
-                /** @description Only programmes funded by one of these organisations (comma-separated ids). */
+                /**
+                 * @description Embed related records: any of `organisations` (each body with its organisation),
+                 *     `projects` (the programme's projects: id, title, status, reference), `sources`,
+                 *     comma-separated.
+                 * @example organisations,projects
+                 */
+                include?: string;
+                /**
+                 * @description Order: `id` (default; creation order), `name`, `updated_at`, `start_date`,
+                 *     `end_date`, or `relevance` (default with `q`); prefix `-` for descending. Unknown
+                 *     dates sort last.
+                 * @example name
+                 */
+                sort?: string;
+                /**
+                 * @description Full-text search over names, short names, codes and descriptions; ignores case,
+                 *     diacritics and Latvian word endings.
+                 * @example nvo fonds
+                 */
+                q?: string;
+                /** @description Language of the labels beside codes in the export. */
+                lang?: components["schemas"]["Lang"];
+                /**
+                 * @description Only programmes in which one of these organisations holds a role (with `role`: one
+                 *     of those roles; comma-separated ids).
+                 */
+                organisation?: string;
+                /**
+                 * @description Only programmes in which some organisation holds one of these roles
+                 *     (`/v1/vocabularies/programme_roles`).
+                 * @example administrator,co_administrator
+                 */
+                role?: string;
+                /** @description Only programmes funded by one of these organisations (role `funder`). */
                 funder?: string;
-                /** @description Only programmes administered by one of these organisations. */
+                /**
+                 * @description Only programmes one of these organisations administers (role `administrator` or
+                 *     `co_administrator`).
+                 */
                 administrator?: string;
+                /**
+                 * @description Only programmes running on this day (started on or before it, not ended before it).
+                 * @example 2013-03-08
+                 */
+                active_on?: string;
+                /** @description Only programmes starting on or after this day. */
+                starts_after?: string;
+                /** @description Only programmes starting on or before this day. */
+                starts_before?: string;
+                /** @description Only programmes ending on or after this day. */
+                ends_after?: string;
+                /** @description Only programmes ending on or before this day. */
+                ends_before?: string;
+                /** @description Only programmes changed at or after this instant. */
+                updated_since?: string;
             };
             header?: {
                 /** @description ETag(s) the client holds; a match gives 304 Not Modified */
@@ -5682,7 +7031,7 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
-                    /** @description `<url>; rel="next"` when there is a next page */
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0; `<url>; rel="next"` when there is a next page */
                     Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
@@ -5757,7 +7106,14 @@ export interface operations {
     };
     find_programme: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Embed related records: any of `organisations`, `projects`, `sources`, comma-separated.
+                 *     The response then carries a weak ETag of its whole content.
+                 * @example organisations,projects
+                 */
+                include?: string;
+            };
             header?: {
                 /** @description ETag(s) the client holds; a match gives 304 Not Modified */
                 "If-None-Match"?: string;
@@ -5775,8 +7131,10 @@ export interface operations {
                 headers: {
                     /** @description `public, max-age=60` without a key; `private, no-cache` with one */
                     "Cache-Control"?: string;
-                    /** @description Strong entity tag; send as If-None-Match or If-Match */
+                    /** @description Strong entity tag (without `include`); send as If-None-Match or If-Match */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
@@ -5921,8 +7279,8 @@ export interface operations {
                 count?: boolean;
                 /**
                  * @description Embed related records: any of `partners` (each with its organisation), `activities`,
-                 *     `metrics`, `lead_organisation`, `programme`, comma-separated. (`funding` is accepted
-                 *     and always embedded.)
+                 *     `metrics`, `lead_organisation`, `programme`, `sources` (each citation with its source),
+                 *     comma-separated. (`funding` is accepted and always embedded.)
                  * @example partners,activities
                  */
                 include?: string;
@@ -5952,7 +7310,9 @@ export interface operations {
                  */
                 q?: string;
                 /**
-                 * @description Only projects with one of these statuses.
+                 * @description Only projects with one of these statuses. `planned` and `active` match only projects
+                 *     whose `end_date` has not passed: a status read from a dated source (`status_stated_on`)
+                 *     says what was true then, not today.
                  * @example active,completed
                  */
                 status?: string;
@@ -5988,6 +7348,19 @@ export interface operations {
                  * @example latgale,kurzeme
                  */
                 region?: string;
+                /**
+                 * @description Only projects working in one of these territories, as recorded (ATVK codes,
+                 *     `/v1/territories`).
+                 * @example 0440801
+                 */
+                municipality?: string;
+                /**
+                 * @description Only projects working in a territory that is today part of the same municipality as one
+                 *     of these (ATVK codes): `0022000` (Augšdaugavas novads) finds projects recorded in
+                 *     Daugavpils and Ilūkstes novads too.
+                 * @example 0022000
+                 */
+                municipality_today?: string;
                 /**
                  * @description Only projects with an activity of one of these kinds (`/v1/vocabularies/activity_kinds`).
                  * @example course
@@ -6046,7 +7419,7 @@ export interface operations {
                     "Content-Language"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
-                    /** @description `<url>; rel="next"` when there is a next page */
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0; `<url>; rel="next"` when there is a next page */
                     Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
@@ -6124,8 +7497,8 @@ export interface operations {
             query?: {
                 /**
                  * @description Embed related records: any of `partners` (each with its organisation), `activities`,
-                 *     `metrics`, `lead_organisation`, `programme`, comma-separated (`funding` is always
-                 *     embedded). The response then carries a weak ETag of its whole content.
+                 *     `metrics`, `lead_organisation`, `programme`, `sources` (each citation with its source),
+                 *     comma-separated (`funding` is always embedded). The response then carries a weak ETag of its whole content.
                  * @example partners,activities,metrics
                  */
                 include?: string;
@@ -6156,6 +7529,8 @@ export interface operations {
                     "Content-Language"?: string;
                     /** @description Entity tag; send as If-None-Match or If-Match */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
@@ -6314,7 +7689,7 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
-                    /** @description `<url>; rel="next"` when there is a next page */
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0; `<url>; rel="next"` when there is a next page */
                     Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
@@ -6433,7 +7808,7 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
-                    /** @description `<url>; rel="next"` when there is a next page */
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0; `<url>; rel="next"` when there is a next page */
                     Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
@@ -6547,7 +7922,7 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
-                    /** @description `<url>; rel="next"` when there is a next page */
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0; `<url>; rel="next"` when there is a next page */
                     Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
@@ -6649,6 +8024,8 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Strong entity tag; send as If-None-Match or If-Match */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
@@ -6777,6 +8154,278 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    list_sources: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: number;
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: string;
+                /** @description Include the total number of matching records. */
+                count?: boolean;
+                /**
+                 * @description Order: `id` (default), `title` or `updated_at`; prefix `-` for descending.
+                 * @example title
+                 */
+                sort?: string;
+                /**
+                 * @description Only sources whose title, publisher or URL contain this text (case and diacritics
+                 *     ignored).
+                 * @example redcross
+                 */
+                q?: string;
+                /**
+                 * @description Only sources in this language (ISO 639).
+                 * @example lv
+                 */
+                language?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of sources */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0; `<url>; rel="next"` when there is a next page */
+                    Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Source"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    create_source: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique per logical request (e.g. a UUID): a retry with the same key and body within 24 h gets the first response again, byte for byte */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SourceInput"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description Strong entity tag of the new record */
+                    ETag?: string;
+                    /** @description URL of the new record */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Source"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description URL already taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    find_source: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path: {
+                /** @description Source id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The source */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag; send as If-None-Match or If-Match */
+                    ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Source"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    delete_source: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag the deletion is based on; a stale one gives 412 */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description Source id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Still cited; `errors` says by what */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is stale */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    update_source: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag the change is based on; a stale one gives 412 */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description Source id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description Any subset of the writable fields; `null` clears an optional field */
+        requestBody: {
+            content: {
+                "application/merge-patch+json": components["schemas"]["SourcePatch"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    /** @description New entity tag */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Source"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description URL already taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is stale */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     funding_stats: {
         parameters: {
             query: {
@@ -6792,7 +8441,9 @@ export interface operations {
                  */
                 q?: string;
                 /**
-                 * @description Only projects with one of these statuses.
+                 * @description Only projects with one of these statuses. `planned` and `active` match only projects
+                 *     whose `end_date` has not passed: a status read from a dated source (`status_stated_on`)
+                 *     says what was true then, not today.
                  * @example active,completed
                  */
                 status?: string;
@@ -6828,6 +8479,19 @@ export interface operations {
                  * @example latgale,kurzeme
                  */
                 region?: string;
+                /**
+                 * @description Only projects working in one of these territories, as recorded (ATVK codes,
+                 *     `/v1/territories`).
+                 * @example 0440801
+                 */
+                municipality?: string;
+                /**
+                 * @description Only projects working in a territory that is today part of the same municipality as one
+                 *     of these (ATVK codes): `0022000` (Augšdaugavas novads) finds projects recorded in
+                 *     Daugavpils and Ilūkstes novads too.
+                 * @example 0022000
+                 */
+                municipality_today?: string;
                 /**
                  * @description Only projects with an activity of one of these kinds (`/v1/vocabularies/activity_kinds`).
                  * @example course
@@ -6884,6 +8548,8 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
@@ -6919,7 +8585,9 @@ export interface operations {
                  */
                 q?: string;
                 /**
-                 * @description Only projects with one of these statuses.
+                 * @description Only projects with one of these statuses. `planned` and `active` match only projects
+                 *     whose `end_date` has not passed: a status read from a dated source (`status_stated_on`)
+                 *     says what was true then, not today.
                  * @example active,completed
                  */
                 status?: string;
@@ -6955,6 +8623,19 @@ export interface operations {
                  * @example latgale,kurzeme
                  */
                 region?: string;
+                /**
+                 * @description Only projects working in one of these territories, as recorded (ATVK codes,
+                 *     `/v1/territories`).
+                 * @example 0440801
+                 */
+                municipality?: string;
+                /**
+                 * @description Only projects working in a territory that is today part of the same municipality as one
+                 *     of these (ATVK codes): `0022000` (Augšdaugavas novads) finds projects recorded in
+                 *     Daugavpils and Ilūkstes novads too.
+                 * @example 0022000
+                 */
+                municipality_today?: string;
                 /**
                  * @description Only projects with an activity of one of these kinds (`/v1/vocabularies/activity_kinds`).
                  * @example course
@@ -7011,6 +8692,8 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
@@ -7063,7 +8746,9 @@ export interface operations {
                  */
                 q?: string;
                 /**
-                 * @description Only projects with one of these statuses.
+                 * @description Only projects with one of these statuses. `planned` and `active` match only projects
+                 *     whose `end_date` has not passed: a status read from a dated source (`status_stated_on`)
+                 *     says what was true then, not today.
                  * @example active,completed
                  */
                 status?: string;
@@ -7099,6 +8784,19 @@ export interface operations {
                  * @example latgale,kurzeme
                  */
                 region?: string;
+                /**
+                 * @description Only projects working in one of these territories, as recorded (ATVK codes,
+                 *     `/v1/territories`).
+                 * @example 0440801
+                 */
+                municipality?: string;
+                /**
+                 * @description Only projects working in a territory that is today part of the same municipality as one
+                 *     of these (ATVK codes): `0022000` (Augšdaugavas novads) finds projects recorded in
+                 *     Daugavpils and Ilūkstes novads too.
+                 * @example 0022000
+                 */
+                municipality_today?: string;
                 /**
                  * @description Only projects with an activity of one of these kinds (`/v1/vocabularies/activity_kinds`).
                  * @example course
@@ -7158,12 +8856,123 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IndicatorStats"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    list_territories: {
+        parameters: {
+            query?: {
+                /** @description Only territories in force today (`true`) or no longer in force (`false`). */
+                current?: boolean;
+                /**
+                 * @description Only territories of this kind: `state_city`, `municipality`, `republic_city`, `town`.
+                 * @example municipality
+                 */
+                kind?: string;
+                /**
+                 * @description Only territories in this region (code).
+                 * @example latgale
+                 */
+                region?: string;
+                /**
+                 * @description Only the territories that are today part of this one: it (or its successor) and every
+                 *     earlier territory that today's territory took over.
+                 * @example 0022000
+                 */
+                part_of?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The territories */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TerritoryList"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    find_territory: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path: {
+                /** @description ATVK code */
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The territory */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Territory"];
                 };
             };
             /** @description Not modified (If-None-Match matched) */
@@ -7200,6 +9009,8 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
@@ -7244,6 +9055,8 @@ export interface operations {
                     "Cache-Control"?: string;
                     /** @description Weak entity tag of this page; send it as If-None-Match */
                     ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
                     /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
                     Vary?: string;
                     [name: string]: unknown;
