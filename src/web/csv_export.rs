@@ -38,19 +38,23 @@ pub enum Format {
 pub fn wanted(req: &HttpRequest, format: Option<Format>) -> bool {
     match format {
         Some(format) => format == Format::Csv,
-        None => req
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|accept| {
-                accept.split(',').any(|entry| {
-                    let mut parts = entry.split(';');
-                    let media = parts.next().unwrap_or_default().trim();
-                    let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00"));
-                    media.eq_ignore_ascii_case("text/csv") && !refused
-                })
-            }),
+        None => accepts(req, "text/csv"),
     }
+}
+
+/// Whether the request's `Accept` names `media` (and does not refuse it with `q=0`).
+pub fn accepts(req: &HttpRequest, media: &str) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| {
+            accept.split(',').any(|entry| {
+                let mut parts = entry.split(';');
+                let named = parts.next().unwrap_or_default().trim();
+                let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00"));
+                named.eq_ignore_ascii_case(media) && !refused
+            })
+        })
 }
 
 /// One column of an export: its header and how a row's value is written. `R` is whatever a row

@@ -4,7 +4,6 @@
 
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use diesel_async::AsyncPgConnection;
 use serde_json::{json, Value};
@@ -19,17 +18,7 @@ pub const MEDIA_TYPE: &str = "application/geo+json";
 /// Whether a list request asks for GeoJSON: an `Accept` naming `application/geo+json` (not
 /// refused with `q=0`).
 pub fn wanted(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| {
-            accept.split(',').any(|entry| {
-                let mut parts = entry.split(';');
-                let media = parts.next().unwrap_or_default().trim();
-                let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00"));
-                media.eq_ignore_ascii_case(MEDIA_TYPE) && !refused
-            })
-        })
+    csv_export::accepts(req, MEDIA_TYPE)
 }
 
 /// A point feature: `lon`/`lat` (WGS 84) and its properties.
