@@ -325,7 +325,7 @@ async fn money_totals_by_currency_count_lines_without_amounts() {
     let programme = app
         .post_json(
             "/v1/programmes",
-            &json!({"name": "Fund", "funder_id": funder["id"]}),
+            &json!({"name": "Fund", "organisations": [{"organisation_id": funder["id"], "role": "funder"}]}),
         )
         .await;
     for (title, region, funding) in [

@@ -20,10 +20,11 @@ async fn load_from(app: &TestApp, seeds: &kopa::seed::Seeds) -> kopa::seed::Seed
         .expect("seeds load")
 }
 
-/// The seed files as they were before records had stable keys (main, 2026-11-30).
+/// The seed files as they were before records had stable keys (main before this change).
 fn old_seeds() -> kopa::seed::Seeds {
     kopa::seed::Seeds::Dir(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seeds-2026-11-30"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/seeds-before-territories"),
     )
 }
 

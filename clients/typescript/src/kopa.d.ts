@@ -7298,7 +7298,9 @@ export interface operations {
                 /**
                  * @description Count the projects the filters select by each value of these fields (comma-separated:
                  *     `status`, `region`, `target_group`, `programme`, `lead_organisation`,
-                 *     `date_precision`); the counts come as `facets` beside the page.
+                 *     `date_precision`); the counts come as `facets` beside the page. Like the `status`
+                 *     filter, the status facet counts a planned or active project whose end date has
+                 *     passed under `null`.
                  * @example status,region
                  */
                 facets?: string;

@@ -107,7 +107,9 @@ crate::list_params! {
         pub lang: Option<Lang>,
         /// Count the projects the filters select by each value of these fields (comma-separated:
         /// `status`, `region`, `target_group`, `programme`, `lead_organisation`,
-        /// `date_precision`); the counts come as `facets` beside the page.
+        /// `date_precision`); the counts come as `facets` beside the page. Like the `status`
+        /// filter, the status facet counts a planned or active project whose end date has
+        /// passed under `null`.
         #[param(value_type = Option<String>, example = "status,region",
             pattern = "^(status|region|target_group|programme|lead_organisation|date_precision)(,(status|region|target_group|programme|lead_organisation|date_precision))*$")]
         pub facets: Option<Many<Facet>>,
@@ -223,7 +225,13 @@ impl Facet {
     /// The value(s) of a project `p` this facet counts by.
     fn expression(self) -> (&'static str, &'static str) {
         match self {
-            Facet::Status => ("p.status", ""),
+            // As the `status` filter reads it: a planned or active status whose end date has
+            // passed says what was true when it was stated, and counts under `null`.
+            Facet::Status => (
+                "CASE WHEN p.status IN ('planned', 'active') AND p.end_date < current_date \
+                 THEN NULL ELSE p.status END",
+                "",
+            ),
             Facet::Region => (
                 "f.value",
                 " CROSS JOIN LATERAL unnest(p.regions) AS f(value)",
