@@ -548,7 +548,7 @@ impl Inexact {
 }
 
 /// The values of `kind` that are not exact, per group, read from the values themselves (they
-/// are few, and an index holds them).
+/// are few; the stats index on indicator and kind finds them).
 async fn inexact(
     conn: &mut AsyncPgConnection,
     filters: &Filters,
