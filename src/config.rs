@@ -39,6 +39,11 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Push a spreadsheet (CSV or XLSX) or JSON batch of outcome numbers, as
+    /// `POST /v1/metrics/batch` does: to a running server with --server, or straight into the
+    /// database otherwise. Prints the import summary; a refused batch exits 1 with every
+    /// problem listed by row and column.
+    Import(ImportArgs),
     /// Exit 0 when the server at --bind answers `GET /healthz` with 200 (for container
     /// health checks; needs no curl in the image).
     Healthcheck(HealthcheckArgs),
@@ -77,6 +82,27 @@ pub struct KeyCreateArgs {
     /// Expiry as an RFC 3339 timestamp (default: never).
     #[arg(long)]
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The file: `.csv`, `.xlsx` or `.json` (by its extension).
+    pub file: PathBuf,
+    /// The API key to push with (`kopa_...`).
+    #[arg(long, env = "KOPA_KEY", hide_env_values = true)]
+    pub key: String,
+    /// A running Kopa to push to, e.g. `https://kopa.example.org`; without it the batch goes
+    /// straight into the database (DATABASE_URL or the embedded cluster).
+    #[arg(long, env = "KOPA_SERVER")]
+    pub server: Option<String>,
+    /// Check the file and show what would happen, writing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// An Idempotency-Key for the push (only with --server), so a retry is safe.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

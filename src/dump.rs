@@ -358,7 +358,8 @@ fn tables() -> Vec<Table> {
                 field("target_groups", List, true),
                 field("municipalities", List, true),
                 field("points", List, true),
-                field("inferred", List, true);
+                field("inferred", List, true),
+                field("external_id", Text, false);
                 stamped
             ],
             foreign_keys: const {
@@ -434,7 +435,12 @@ fn tables() -> Vec<Table> {
                 field("value", Number, true),
                 field("qualifier", Text, true),
                 field("note", Text, false),
-                field("inferred", List, true);
+                field("inferred", List, true),
+                field("external_id", Text, false),
+                field("verification", Text, true),
+                field("verification_note", Text, false),
+                field("verified_by", Uuid, false),
+                field("verified_at", DateTime, false);
                 stamped
             ],
             foreign_keys: const {

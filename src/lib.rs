@@ -20,6 +20,7 @@ pub mod db;
 pub mod domain;
 pub mod dump;
 pub mod embedded;
+pub mod import;
 pub mod resources;
 pub mod schema;
 pub mod seed;

@@ -2,7 +2,9 @@ use anyhow::{Context, Result};
 use clap::Parser;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use kopa::config::{Cli, Command, DatabaseArgs, HealthcheckArgs, KeysCommand, ServeArgs};
+use kopa::config::{
+    Cli, Command, DatabaseArgs, HealthcheckArgs, ImportArgs, KeysCommand, ServeArgs,
+};
 use kopa::embedded::EmbeddedPostgres;
 
 fn main() -> Result<()> {
@@ -81,6 +83,7 @@ fn main() -> Result<()> {
                 Ok(())
             })
         }
+        Some(Command::Import(args)) => import(&args),
         Some(Command::Healthcheck(args)) => healthcheck(&args),
         None => serve(cli.serve),
     }
@@ -181,6 +184,30 @@ fn serve(args: ServeArgs) -> Result<()> {
         server.run().await?;
         Ok(())
     })
+}
+
+/// `kopa import`: to the server named, or into the database; exit 1 when the batch is refused.
+fn import(args: &ImportArgs) -> Result<()> {
+    init_tracing("warn");
+    let accepted = match &args.server {
+        Some(server) => {
+            actix_web::rt::System::new().block_on(kopa::import::to_server(args, server))?
+        }
+        None => {
+            let accepted = std::cell::Cell::new(false);
+            let accepted_ref = &accepted;
+            with_database(&args.database, false, |url| async move {
+                kopa::db::migrate(&url).await?;
+                accepted_ref.set(kopa::import::to_database(args, &url).await?);
+                Ok(())
+            })?;
+            accepted.get()
+        }
+    };
+    if !accepted {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 /// One plain HTTP/1.0 request to `/healthz`; the status line decides.

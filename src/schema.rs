@@ -149,6 +149,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int4,
+        external_id -> Nullable<Text>,
     }
 }
 
@@ -187,6 +188,11 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int4,
+        external_id -> Nullable<Text>,
+        verification -> Text,
+        verification_note -> Nullable<Text>,
+        verified_by -> Nullable<Uuid>,
+        verified_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -307,6 +313,7 @@ diesel::table! {
         last_used_at -> Nullable<Timestamptz>,
         created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
+        predecessor_id -> Nullable<Uuid>,
     }
 }
 
@@ -334,5 +341,56 @@ diesel::table! {
         organisation_id -> Nullable<Uuid>,
         changed_at -> Timestamptz,
         project_id -> Nullable<Uuid>,
+        changes -> Nullable<Jsonb>,
+        event -> Nullable<Text>,
+    }
+}
+diesel::table! {
+    webhooks (id) {
+        id -> Uuid,
+        organisation_id -> Nullable<Uuid>,
+        url -> Text,
+        description -> Nullable<Text>,
+        resources -> Array<Text>,
+        project_id -> Nullable<Uuid>,
+        about_organisation_id -> Nullable<Uuid>,
+        visibility -> Text,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamptz>,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        position_id -> Int8,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Int8,
+        webhook_id -> Uuid,
+        message_id -> Text,
+        payload -> Jsonb,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_attempt_at -> Nullable<Timestamptz>,
+        last_status -> Nullable<Int2>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+    }
+}
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Int8,
+        delivery_id -> Int8,
+        webhook_id -> Uuid,
+        attempted_at -> Timestamptz,
+        status_code -> Nullable<Int2>,
+        error -> Nullable<Text>,
+        duration_ms -> Int4,
     }
 }

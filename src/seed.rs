@@ -928,6 +928,7 @@ impl Loader {
                 qualifier: metric.qualifier,
                 inferred: metric.inferred,
                 sources: self.citations(&metric.sources)?,
+                external_id: None,
             };
             let what = format!("metric {}", input.indicator);
             let stored_key = form(conn, &input).await.map_err(|e| refused(&what, e))?;

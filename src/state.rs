@@ -62,21 +62,31 @@ impl AppState {
     /// key and organisation from the session settings this sets.
     pub async fn writer(&self, caller: &Caller) -> ApiResult<DbConn> {
         let mut conn = self.conn().await?;
-        let key = caller.key();
-        let key_id = key.map(|k| k.id.to_string()).unwrap_or_default();
-        let org_id = key
-            .and_then(|k| k.organisation_id)
-            .map(|o| o.to_string())
-            .unwrap_or_default();
-        diesel::sql_query(
-            "SELECT set_config('kopa.api_key_id', $1, false), set_config('kopa.organisation_id', $2, false)",
-        )
-        .bind::<diesel::sql_types::Text, _>(key_id)
-        .bind::<diesel::sql_types::Text, _>(org_id)
-        .execute(&mut conn)
-        .await?;
+        attribute(&mut conn, caller).await?;
         Ok(conn)
     }
+}
+
+/// Makes `conn` write on behalf of `caller`: the audit and revision triggers read the key and
+/// organisation from the session settings this sets.
+pub async fn attribute(
+    conn: &mut diesel_async::AsyncPgConnection,
+    caller: &Caller,
+) -> ApiResult<()> {
+    let key = caller.key();
+    let key_id = key.map(|k| k.id.to_string()).unwrap_or_default();
+    let org_id = key
+        .and_then(|k| k.organisation_id)
+        .map(|o| o.to_string())
+        .unwrap_or_default();
+    diesel::sql_query(
+        "SELECT set_config('kopa.api_key_id', $1, false), set_config('kopa.organisation_id', $2, false)",
+    )
+    .bind::<diesel::sql_types::Text, _>(key_id)
+    .bind::<diesel::sql_types::Text, _>(org_id)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Where a streaming response gets its connections from after the handler returned: the same

@@ -119,6 +119,12 @@ crate::text_enum! {
 }
 
 crate::text_enum! {
+    /// Where a number stands: `reported` as pushed by a partner, `verified` or `queried` by the
+    /// organisation that administers the project's programme (or an operator).
+    Verification { Reported => "reported", Verified => "verified", Queried => "queried" }
+}
+
+crate::text_enum! {
     /// How one project's values of an indicator combine over periods and activities: `sum` adds
     /// them (people trained), `max` takes the largest (a capacity), `latest` takes the most
     /// recent period's (a running total). Stats then add the per-project figures.

@@ -153,6 +153,27 @@ impl ApiError {
     }
 
     /// 401 for a request that needs an API key and came without one.
+    /// The same error with its field errors rewritten (a spreadsheet batch names rows and
+    /// columns where a JSON batch names items).
+    pub fn map_fields(self, f: impl FnOnce(Vec<FieldError>) -> Vec<FieldError>) -> Self {
+        match self {
+            ApiError::Validation(errors) => ApiError::Validation(f(errors)),
+            ApiError::Forbidden { detail, errors } => ApiError::Forbidden {
+                detail,
+                errors: f(errors),
+            },
+            ApiError::Conflict { detail, errors } => ApiError::Conflict {
+                detail,
+                errors: f(errors),
+            },
+            ApiError::BadRequest { detail, errors } => ApiError::BadRequest {
+                detail,
+                errors: f(errors),
+            },
+            other => other,
+        }
+    }
+
     pub fn key_required() -> Self {
         ApiError::Unauthorized {
             detail: "this request needs an API key: send `Authorization: Bearer kopa_...`".into(),

@@ -153,6 +153,17 @@ impl<T: DeserializeOwned + validator::Validate + utoipa::ToSchema + 'static> Fro
     }
 }
 
+/// Reads a body of any type of up to `limit` bytes (for handlers that take several formats);
+/// the same 400/413 answers as [`Json`].
+pub async fn read_raw_body(
+    req: &HttpRequest,
+    payload: actix_web::web::Payload,
+    limit: usize,
+) -> ApiResult<Vec<u8>> {
+    let mut payload = payload.into_inner();
+    read_body(req, &mut payload, limit).await
+}
+
 /// Reads a JSON body of up to `limit` bytes into a value (for handlers that validate the
 /// content piece by piece, such as batches); the same 400/413/415 answers as [`Json`].
 pub async fn read_json_body(

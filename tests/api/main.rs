@@ -19,6 +19,7 @@ mod scale;
 mod security;
 mod seeds;
 mod snapshots;
+mod spreadsheets;
 mod stats;
 mod store;
 mod support;

@@ -80,6 +80,12 @@ pub struct ActivityInput {
     #[validate(length(max = 50), custom(function = "validation::field_names"))]
     #[schema(max_items = 50, example = json!(["end_date"]))]
     pub inferred: Vec<String>,
+    /// The partner's own key for the activity, unique within the project (a metric batch may
+    /// name the activity by it).
+    #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100, example = "LSK-2013-course-7")]
+    #[serde(default)]
+    pub external_id: Option<String>,
 }
 
 fn activity_period(input: &ActivityInput) -> Result<(), validator::ValidationError> {
@@ -145,6 +151,9 @@ pub struct Activity {
     /// 1 at creation, +1 on every change.
     #[schema(example = 1, minimum = 1)]
     pub version: i32,
+    /// The partner's own key for the activity, unique within the project.
+    #[schema(example = "LSK-2013-course-7")]
+    pub external_id: Option<String>,
 }
 
 crate::versioned!(Activity);

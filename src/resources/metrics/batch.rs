@@ -20,6 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
+use super::sheet::{self, Format};
 use super::MetricInput;
 use crate::auth::Caller;
 use crate::domain::money;
@@ -58,6 +59,9 @@ pub struct BatchItem {
     pub indicator: String,
     /// The activity the number belongs to (an activity of the same project).
     pub activity_id: Option<Uuid>,
+    /// The activity by its `external_id` instead (within the same project).
+    #[schema(min_length = 1, max_length = 100, example = "LSK-2013-course-7")]
+    pub activity_external_id: Option<String>,
     /// First day of the period (with `period_end`; both null when unknown).
     #[schema(example = "2013-01-01")]
     pub period_start: Option<NaiveDate>,
@@ -79,6 +83,10 @@ pub struct BatchItem {
     /// How exact `value` is; default `exact`.
     #[serde(default = "super::default_qualifier")]
     pub qualifier: Qualifier,
+    /// The partner's own key for the value, unique within the project: pushing it again
+    /// updates the value it names, even when its period or other natural-key fields changed.
+    #[schema(min_length = 1, max_length = 100, example = "LSK-2013-trained")]
+    pub external_id: Option<String>,
 }
 
 impl BatchItem {
@@ -95,6 +103,7 @@ impl BatchItem {
             qualifier: self.qualifier,
             inferred: Vec::new(),
             sources: Vec::new(),
+            external_id: self.external_id.clone(),
         }
     }
 }
@@ -151,6 +160,9 @@ struct Resolved {
     value: BigDecimal,
     note: Option<String>,
     qualifier: Qualifier,
+    external_id: Option<String>,
+    /// The stored value the external id names when its natural key is another: it moves.
+    moves: Option<Uuid>,
 }
 
 type NaturalKey = (
@@ -180,17 +192,27 @@ impl Resolved {
 /// Push outcome numbers in bulk
 ///
 /// Upserts up to 10,000 metric values by their natural key (project, indicator, activity,
-/// period, target group, kind): all or nothing. A 422 lists every bad item as `items[i].field`;
-/// a 403 lists the items whose project the key may not write. With `dry_run=true` the same
-/// checks run and the summary says what would happen; nothing is written. Send an
-/// `Idempotency-Key` header to make retries safe: a replay returns the first response.
+/// period, target group, kind), or by the partner's `external_id`: all or nothing. The body is
+/// JSON, or a spreadsheet (`text/csv` or XLSX) with one row per value and the items' field
+/// names (or their Latvian aliases) as headers. A 422 lists every bad item as
+/// `items[i].field` (for a spreadsheet: `row 7, column "value"`); a 403 lists the items whose
+/// project the key may not write; a 409 names both records when an external id and the
+/// natural key point at different ones. With `dry_run=true` the same checks run and the
+/// summary says what would happen; nothing is written. Send an `Idempotency-Key` header to
+/// make retries safe: a replay returns the first response.
 #[utoipa::path(
     tag = "metrics",
     params(BatchParams),
-    request_body = BatchRequest,
+    request_body(content(
+        (BatchRequest = "application/json"),
+        (String = "text/csv", example = "project;rādītājs;perioda sākums;perioda beigas;vērtība\n2012.EEZ/PP/2/MAC/016/037;people_trained;01.01.2013;30.04.2014;130,5\n"),
+        (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    )),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The import summary", body = BatchSummary),
+        (status = 409, description = "An external id and the natural key name different values",
+            body = crate::web::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/metrics/batch")]
@@ -202,31 +224,67 @@ pub async fn push_metrics(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let dry_run = params.dry_run.unwrap_or(false);
-    let body = http::read_json_body(&req, payload, MAX_BATCH_BYTES).await?;
-    let (items, errors) = parse_items(body)?;
+    let content_type = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let format = Format::of(content_type)?;
+    let body = http::read_raw_body(&req, payload, MAX_BATCH_BYTES).await?;
     let mut conn = state.writer(&caller).await?;
-    let summary = conn
-        .transaction(async |conn| -> ApiResult<BatchSummary> {
-            let resolved = resolve(conn, &caller, &items, errors).await?;
+    let summary = import(&mut conn, &caller, format, &body, dry_run).await?;
+    Ok(HttpResponse::Ok().json(summary))
+}
+
+/// A batch in any of its formats, checked and (unless `dry_run`) stored in one transaction on
+/// `conn` (a writer's connection: the audit trail reads who writes from it). The HTTP handler
+/// and `kopa import` both come here.
+pub async fn import(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    format: Format,
+    body: &[u8],
+    dry_run: bool,
+) -> ApiResult<BatchSummary> {
+    let (raw, sheet) = match format {
+        Format::Json => (items_of(http::parse_json(body)?)?, None),
+        Format::Csv => {
+            let sheet = sheet::read_csv(body)?;
+            (sheet.items.clone(), Some(sheet))
+        }
+        Format::Xlsx => {
+            let sheet = sheet::read_xlsx(body)?;
+            (sheet.items.clone(), Some(sheet))
+        }
+    };
+    let result = async {
+        let (items, mut errors) = parse_items(raw)?;
+        if let Some(sheet) = &sheet {
+            errors.extend(sheet.errors.iter().cloned());
+        }
+        conn.transaction(async |conn| -> ApiResult<BatchSummary> {
+            let resolved = resolve(conn, caller, &items, errors).await?;
             if dry_run {
                 preview(conn, &resolved).await
             } else {
                 upsert(conn, &resolved).await
             }
         })
-        .await?;
+        .await
+    }
+    .await;
+    let summary = match (result, &sheet) {
+        (Ok(summary), _) => summary,
+        (Err(error), None) => return Err(error),
+        (Err(error), Some(sheet)) => return Err(error.map_fields(|errors| sheet.locate(errors))),
+    };
     if !dry_run {
         METRICS.batch_items(summary.created + summary.updated);
     }
-    Ok(HttpResponse::Ok().json(summary))
+    Ok(summary)
 }
 
-/// Items that parsed, by index, and the problems of the others.
-type Parsed = (Vec<(usize, BatchItem)>, Vec<FieldError>);
-
-/// Shape and rules of every item: the items that parsed (with their index) and the problems of
-/// all the others, so references are checked for every item that could be read.
-fn parse_items(body: serde_json::Value) -> ApiResult<Parsed> {
+/// The `items` of a JSON batch.
+fn items_of(body: serde_json::Value) -> ApiResult<Vec<serde_json::Value>> {
     let serde_json::Value::Object(mut body) = body else {
         return Err(ApiError::invalid(
             "body",
@@ -241,23 +299,27 @@ fn parse_items(body: serde_json::Value) -> ApiResult<Parsed> {
             format!("unknown field `{unknown}`"),
         ));
     }
-    let raw = match body.remove("items") {
-        Some(serde_json::Value::Array(items)) => items,
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "items",
-                "invalid_type",
-                "must be an array",
-            ))
-        }
-        None => {
-            return Err(ApiError::invalid(
-                "items",
-                "required",
-                "missing field `items`",
-            ))
-        }
-    };
+    match body.remove("items") {
+        Some(serde_json::Value::Array(items)) => Ok(items),
+        Some(_) => Err(ApiError::invalid(
+            "items",
+            "invalid_type",
+            "must be an array",
+        )),
+        None => Err(ApiError::invalid(
+            "items",
+            "required",
+            "missing field `items`",
+        )),
+    }
+}
+
+/// Items that parsed, by index, and the problems of the others.
+type Parsed = (Vec<(usize, BatchItem)>, Vec<FieldError>);
+
+/// Shape and rules of every item: the items that parsed (with their index) and the problems of
+/// all the others, so references are checked for every item that could be read.
+fn parse_items(raw: Vec<serde_json::Value>) -> ApiResult<Parsed> {
     if raw.is_empty() || raw.len() > MAX_ITEMS {
         return Err(ApiError::invalid(
             "items",
@@ -354,6 +416,27 @@ async fn resolve(
         .await?
         .into_iter()
         .collect();
+    let activity_externals: Vec<&str> = items
+        .iter()
+        .filter_map(|(_, i)| i.activity_external_id.as_deref())
+        .collect();
+    let activities_by_external: HashMap<(Uuid, String), Uuid> = if activity_externals.is_empty() {
+        HashMap::new()
+    } else {
+        activities::table
+            .filter(activities::project_id.eq_any(found.iter().map(|p| p.id)))
+            .filter(activities::external_id.eq_any(&activity_externals))
+            .select((
+                activities::project_id,
+                activities::external_id,
+                activities::id,
+            ))
+            .load::<(Uuid, Option<String>, Uuid)>(conn)
+            .await?
+            .into_iter()
+            .filter_map(|(project, external, id)| Some(((project, external?), id)))
+            .collect()
+    };
     let groups: Vec<&str> = items
         .iter()
         .filter_map(|(_, i)| i.target_group.as_deref())
@@ -390,7 +473,24 @@ async fn resolve(
             ));
             continue;
         };
-        if let Some(activity) = item.activity_id {
+        let mut activity_id = item.activity_id;
+        if let Some(external) = &item.activity_external_id {
+            match activities_by_external.get(&(project_id, external.clone())) {
+                Some(&id) if item.activity_id.is_none_or(|given| given == id) => {
+                    activity_id = Some(id)
+                }
+                Some(_) => errors.push(FieldError::new(
+                    field("activity_external_id"),
+                    "conflict",
+                    "names another activity than activity_id",
+                )),
+                None => errors.push(FieldError::new(
+                    field("activity_external_id"),
+                    "unknown_reference",
+                    format!("the project has no activity with external id {external:?}"),
+                )),
+            }
+        } else if let Some(activity) = item.activity_id {
             match activity_projects.get(&activity) {
                 Some(p) if *p == project_id => {}
                 Some(_) => errors.push(FieldError::new(
@@ -418,7 +518,7 @@ async fn resolve(
             index,
             project_id,
             indicator_id,
-            activity_id: item.activity_id,
+            activity_id,
             period_start: item.period_start,
             period_end: item.period_end,
             target_group: item.target_group.clone(),
@@ -426,9 +526,12 @@ async fn resolve(
             value: money::to_decimal(item.value),
             note: item.note.clone(),
             qualifier: item.qualifier,
+            external_id: item.external_id.clone(),
+            moves: None,
         });
     }
     let mut first_at: HashMap<NaturalKey, usize> = HashMap::new();
+    let mut first_external: HashMap<(Uuid, &str), usize> = HashMap::new();
     for r in &resolved {
         if let Some(first) = first_at.insert(r.key(), r.index) {
             first_at.insert(r.key(), first);
@@ -437,6 +540,17 @@ async fn resolve(
                 "duplicate",
                 format!("the same value (natural key) as items[{first}]"),
             ));
+        }
+        if let Some(external) = r.external_id.as_deref() {
+            if let Some(&first) = first_external.get(&(r.project_id, external)) {
+                errors.push(FieldError::new(
+                    format!("items[{}].external_id", r.index),
+                    "duplicate",
+                    format!("the same external id as items[{first}]"),
+                ));
+            } else {
+                first_external.insert((r.project_id, external), r.index);
+            }
         }
     }
     if !errors.is_empty() {
@@ -470,7 +584,83 @@ async fn resolve(
             errors,
         });
     }
+    let mut resolved = resolved;
+    match_external_ids(conn, &mut resolved).await?;
     Ok(resolved)
+}
+
+/// Matches the items' external ids against stored values: an external id that names a value
+/// whose natural key is not the item's moves that value (`moves`); an external id and a natural
+/// key that name two different values are a 409 naming both.
+async fn match_external_ids(
+    conn: &mut AsyncPgConnection,
+    resolved: &mut [Resolved],
+) -> ApiResult<()> {
+    let externals: Vec<&str> = resolved
+        .iter()
+        .filter_map(|r| r.external_id.as_deref())
+        .collect();
+    if externals.is_empty() {
+        return Ok(());
+    }
+    let projects: Vec<Uuid> = resolved.iter().map(|r| r.project_id).collect();
+    let by_external: HashMap<(Uuid, String), Uuid> = metric_values::table
+        .filter(metric_values::project_id.eq_any(&projects))
+        .filter(metric_values::external_id.eq_any(&externals))
+        .select((
+            metric_values::project_id,
+            metric_values::external_id,
+            metric_values::id,
+        ))
+        .load::<(Uuid, Option<String>, Uuid)>(conn)
+        .await?
+        .into_iter()
+        .filter_map(|(project, external, id)| Some(((project, external?), id)))
+        .collect();
+    let stored = stored(conn, resolved).await?;
+    let mut conflicts = Vec::new();
+    for r in resolved.iter_mut() {
+        let Some(external) = r.external_id.clone() else {
+            continue;
+        };
+        let named = by_external.get(&(r.project_id, external.clone())).copied();
+        let keyed = stored.get(&r.key());
+        match (named, keyed) {
+            (Some(named), Some(keyed)) if named != keyed.id => conflicts.push(FieldError::new(
+                format!("items[{}].external_id", r.index),
+                "conflict",
+                format!(
+                    "external id {external:?} names /v1/metrics/{named}, but the natural key names /v1/metrics/{}",
+                    keyed.id
+                ),
+            )),
+            (Some(named), None) => r.moves = Some(named),
+            (None, Some(keyed)) => {
+                if let Some(other) = keyed.external_id.as_deref().filter(|o| **o != external) {
+                    conflicts.push(FieldError::new(
+                        format!("items[{}].external_id", r.index),
+                        "conflict",
+                        format!(
+                            "external id {external:?} names no value, but the natural key names /v1/metrics/{} with external id {other:?}",
+                            keyed.id
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    if conflicts.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Conflict {
+            detail: format!(
+                "{} item(s) name one value by external id and another by natural key",
+                conflicts.len()
+            ),
+            errors: conflicts,
+        })
+    }
 }
 
 fn item_index(field: &str) -> usize {
@@ -494,14 +684,15 @@ struct Columns {
     value: Vec<BigDecimal>,
     note: Vec<Option<String>>,
     qualifier: Vec<String>,
+    external_id: Vec<Option<String>>,
     /// Ids for the values the batch creates (time-ordered v7, made here like everywhere else).
     id: Vec<Uuid>,
 }
 
 impl Columns {
     /// Sorted by natural key, so concurrent batches touch rows in one order (no deadlocks).
-    fn of(items: &[Resolved]) -> Columns {
-        let mut order: Vec<&Resolved> = items.iter().collect();
+    fn of<'a>(items: impl Iterator<Item = &'a Resolved>) -> Columns {
+        let mut order: Vec<&Resolved> = items.collect();
         order.sort_by_key(|r| r.key());
         Columns {
             index: order.iter().map(|r| r.index as i32).collect(),
@@ -518,14 +709,15 @@ impl Columns {
                 .iter()
                 .map(|r| r.qualifier.as_str().to_owned())
                 .collect(),
+            external_id: order.iter().map(|r| r.external_id.clone()).collect(),
             id: order.iter().map(|_| Uuid::now_v7()).collect(),
         }
     }
 }
 
 const INPUT: &str = "unnest($1::int4[], $2::uuid[], $3::uuid[], $4::uuid[], $5::date[], $6::date[], \
-     $7::text[], $8::text[], $9::numeric[], $10::text[], $11::uuid[], $12::text[]) \
-     AS i(idx, project_id, indicator_id, activity_id, period_start, period_end, target_group, kind, value, note, id, qualifier)";
+     $7::text[], $8::text[], $9::numeric[], $10::text[], $11::uuid[], $12::text[], $13::text[]) \
+     AS i(idx, project_id, indicator_id, activity_id, period_start, period_end, target_group, kind, value, note, id, qualifier, external_id)";
 
 macro_rules! bind_columns {
     ($query:expr, $c:expr) => {
@@ -542,6 +734,7 @@ macro_rules! bind_columns {
             .bind::<Array<Nullable<Text>>, _>(&$c.note)
             .bind::<Array<diesel::sql_types::Uuid>, _>(&$c.id)
             .bind::<Array<Text>, _>(&$c.qualifier)
+            .bind::<Array<Nullable<Text>>, _>(&$c.external_id)
     };
 }
 
@@ -551,6 +744,17 @@ struct Stored {
     value: BigDecimal,
     note: Option<String>,
     qualifier: Qualifier,
+    external_id: Option<String>,
+}
+
+impl Stored {
+    /// Whether `r` would leave this value as it is.
+    fn same(&self, r: &Resolved) -> bool {
+        self.value == r.value
+            && self.note == r.note
+            && self.qualifier == r.qualifier
+            && (r.external_id.is_none() || r.external_id == self.external_id)
+    }
 }
 
 type StoredColumns = (
@@ -565,6 +769,7 @@ type StoredColumns = (
     BigDecimal,
     Option<String>,
     Qualifier,
+    Option<String>,
 );
 
 /// Stored values of the batch's projects and indicators, by natural key. Matching happens
@@ -595,6 +800,7 @@ async fn stored(
             metric_values::value,
             metric_values::note,
             metric_values::qualifier,
+            metric_values::external_id,
         ))
         .load(conn)
         .await?;
@@ -613,6 +819,7 @@ async fn stored(
                 value,
                 note,
                 qualifier,
+                external_id,
             )| {
                 (
                     (
@@ -629,6 +836,7 @@ async fn stored(
                         value,
                         note,
                         qualifier,
+                        external_id,
                     },
                 )
             },
@@ -653,6 +861,11 @@ async fn preview(conn: &mut AsyncPgConnection, resolved: &[Resolved]) -> ApiResu
     let items = resolved
         .iter()
         .map(|r| match stored.get(&r.key()) {
+            None if r.moves.is_some() => ItemResult {
+                index: r.index,
+                id: r.moves,
+                outcome: ItemOutcome::Updated,
+            },
             None => ItemResult {
                 index: r.index,
                 id: None,
@@ -661,7 +874,7 @@ async fn preview(conn: &mut AsyncPgConnection, resolved: &[Resolved]) -> ApiResu
             Some(s) => ItemResult {
                 index: r.index,
                 id: Some(s.id),
-                outcome: if s.value == r.value && s.note == r.note && s.qualifier == r.qualifier {
+                outcome: if s.same(r) {
                     ItemOutcome::Unchanged
                 } else {
                     ItemOutcome::Updated
@@ -695,16 +908,47 @@ struct Written {
 }
 
 async fn upsert(conn: &mut AsyncPgConnection, resolved: &[Resolved]) -> ApiResult<BatchSummary> {
-    let columns = Columns::of(resolved);
+    let mut results: HashMap<usize, ItemResult> = HashMap::with_capacity(resolved.len());
+    // Values named by an external id under another natural key move to the item's key.
+    for r in resolved {
+        let Some(id) = r.moves else {
+            continue;
+        };
+        diesel::update(metric_values::table.find(id))
+            .set((
+                metric_values::indicator_id.eq(r.indicator_id),
+                metric_values::activity_id.eq(r.activity_id),
+                metric_values::period_start.eq(r.period_start),
+                metric_values::period_end.eq(r.period_end),
+                metric_values::target_group.eq(&r.target_group),
+                metric_values::kind.eq(r.kind),
+                metric_values::value.eq(&r.value),
+                metric_values::note.eq(&r.note),
+                metric_values::qualifier.eq(r.qualifier),
+            ))
+            .execute(conn)
+            .await?;
+        results.insert(
+            r.index,
+            ItemResult {
+                index: r.index,
+                id: Some(id),
+                outcome: ItemOutcome::Updated,
+            },
+        );
+    }
+    let columns = Columns::of(resolved.iter().filter(|r| r.moves.is_none()));
     let sql = format!(
         "INSERT INTO metric_values (id, project_id, indicator_id, activity_id, period_start, \
-           period_end, target_group, kind, value, note, qualifier) \
+           period_end, target_group, kind, value, note, qualifier, external_id) \
          SELECT id, project_id, indicator_id, activity_id, period_start, period_end, \
-           target_group, kind, value, note, qualifier FROM {INPUT} \
+           target_group, kind, value, note, qualifier, external_id FROM {INPUT} \
          ON CONFLICT ON CONSTRAINT metric_values_natural_key DO UPDATE \
-           SET value = excluded.value, note = excluded.note, qualifier = excluded.qualifier \
-           WHERE (metric_values.value, metric_values.note, metric_values.qualifier) \
-             IS DISTINCT FROM (excluded.value, excluded.note, excluded.qualifier) \
+           SET value = excluded.value, note = excluded.note, qualifier = excluded.qualifier, \
+             external_id = coalesce(excluded.external_id, metric_values.external_id) \
+           WHERE (metric_values.value, metric_values.note, metric_values.qualifier, metric_values.external_id) \
+             IS DISTINCT FROM (excluded.value, excluded.note, excluded.qualifier, \
+               coalesce(excluded.external_id, metric_values.external_id)) \
          RETURNING id, project_id, indicator_id, activity_id, period_start, period_end, \
            target_group, kind, (xmax = 0) AS created"
     );
@@ -712,7 +956,6 @@ async fn upsert(conn: &mut AsyncPgConnection, resolved: &[Resolved]) -> ApiResul
         .load(conn)
         .await?;
     let index: HashMap<NaturalKey, usize> = resolved.iter().map(|r| (r.key(), r.index)).collect();
-    let mut results: HashMap<usize, ItemResult> = HashMap::with_capacity(resolved.len());
     for w in written {
         let key = (
             w.project_id,

@@ -14,6 +14,8 @@ pub mod batch;
 mod list;
 mod model;
 mod revisions;
+pub mod sheet;
+mod template;
 
 pub use model::{
     attach_sources, default_kind, default_qualifier, form, MetricInput, MetricRow, MetricValue,
@@ -30,7 +32,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(find_metric)
         .service(update_metric)
         .service(delete_metric)
-        .service(revisions::list_revisions);
+        .service(revisions::list_revisions)
+        .service(template::metric_template);
 }
 
 crate::list_params! {

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::{Validate, ValidationError};
 
-use crate::domain::{money, Id, MetricId, MetricKind, ProjectId, Qualifier};
+use crate::domain::{money, Id, MetricId, MetricKind, ProjectId, Qualifier, Verification};
 use crate::resources::record::{Lock, Record, Rights, Versioned};
 use crate::resources::sources::{self, Citation, Citing, SourceLink};
 use crate::schema::{indicators, metric_values};
@@ -38,6 +38,11 @@ pub struct MetricRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
+    pub external_id: Option<String>,
+    pub verification: Verification,
+    pub verification_note: Option<String>,
+    pub verified_by: Option<Uuid>,
+    pub verified_at: Option<DateTime<Utc>>,
 }
 
 /// The writable fields of a metric value (create body; PATCH merges into it).
@@ -90,6 +95,12 @@ pub struct MetricInput {
     #[validate(length(max = 50), nested)]
     #[schema(max_items = 50)]
     pub sources: Vec<SourceLink>,
+    /// The partner's own key for the value, unique within the project: pushing it again
+    /// updates the value it names.
+    #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100, example = "LSK-2013-trained")]
+    #[serde(default)]
+    pub external_id: Option<String>,
 }
 
 pub fn default_kind() -> MetricKind {
@@ -141,6 +152,7 @@ pub struct MetricForm {
     note: Option<String>,
     qualifier: Qualifier,
     inferred: Vec<String>,
+    external_id: Option<String>,
 }
 
 /// One outcome number.
@@ -191,6 +203,20 @@ pub struct MetricValue {
     /// 1 at creation, +1 on every change.
     #[schema(example = 1, minimum = 1)]
     pub version: i32,
+    /// The partner's own key for the value, unique within the project.
+    #[schema(example = "LSK-2013-trained")]
+    pub external_id: Option<String>,
+    /// `reported` as pushed; `verified` or `queried` by the programme's administrator.
+    pub verification: Verification,
+    /// Why it was verified or queried.
+    #[schema(example = "Matches the signed attendance lists.")]
+    pub verification_note: Option<String>,
+    /// The organisation that verified or queried it (null: an operator, or not yet).
+    #[schema(example = "0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b")]
+    pub verified_by: Option<Uuid>,
+    /// When it was verified or queried.
+    #[schema(example = "2026-11-23T10:00:00Z")]
+    pub verified_at: Option<DateTime<Utc>>,
 }
 
 impl MetricValue {
@@ -212,6 +238,11 @@ impl MetricValue {
             created_at: r.created_at,
             updated_at: r.updated_at,
             version: r.version,
+            external_id: r.external_id,
+            verification: r.verification,
+            verification_note: r.verification_note,
+            verified_by: r.verified_by,
+            verified_at: r.verified_at,
         }
     }
 }
@@ -230,6 +261,7 @@ impl MetricInput {
             qualifier: r.qualifier,
             inferred: r.inferred,
             sources,
+            external_id: r.external_id,
         }
     }
 }
@@ -273,6 +305,7 @@ pub async fn form(conn: &mut AsyncPgConnection, input: &MetricInput) -> ApiResul
         note: input.note.clone(),
         qualifier: input.qualifier,
         inferred: input.inferred.clone(),
+        external_id: input.external_id.clone(),
     })
 }
 
