@@ -11,6 +11,12 @@
 //! | `projects:write` | creating and editing projects the organisation leads (with partners, activities, funding) |
 //! | `read:private`   | drafts and contacts of projects the organisation leads or partners in, or whose programme it administers |
 //! | `admin`          | everything: organisations, programmes, indicators, keys, any project  |
+//! | `webhooks:manage`| webhook subscriptions of the key's own organisation                   |
+//! | `metrics:verify` | verifying or querying numbers of projects in programmes the organisation administers |
+//! | (any key)        | rotating itself: a successor with its scopes, and its own expiry      |
+//!
+//! A record's history may be read by whoever may change the record; contact values in it only
+//! by those who may see the project's contacts.
 
 pub mod keys;
 pub mod middleware;
@@ -44,6 +50,11 @@ crate::text_enum! {
         ReadPrivate => "read:private",
         /// Everything, including organisations, programmes, indicators and API keys.
         Admin => "admin",
+        /// Webhook subscriptions of the key's own organisation.
+        WebhooksManage => "webhooks:manage",
+        /// Marking outcome numbers verified or queried, in projects of programmes the key's
+        /// organisation administers.
+        MetricsVerify => "metrics:verify",
     }
 }
 
@@ -87,6 +98,14 @@ pub enum Access {
     EditProject { project: ProjectId },
     /// Writing outcome numbers of a project.
     WriteMetrics { project: ProjectId },
+    /// Verifying or querying outcome numbers of a project.
+    VerifyMetrics { project: ProjectId },
+    /// Webhook subscriptions of an organisation (`None`: an operator's own).
+    ManageWebhooks {
+        organisation: Option<OrganisationId>,
+    },
+    /// The calling key itself: its successor and its expiry.
+    OwnKey,
 }
 
 impl Caller {
@@ -126,10 +145,13 @@ impl Caller {
         let Some(key) = self.key() else {
             return Err(ApiError::key_required());
         };
-        if let Access::EditProject { project } | Access::WriteMetrics { project } = access {
+        if let Access::EditProject { project }
+        | Access::WriteMetrics { project }
+        | Access::VerifyMetrics { project } = access
+        {
             ensure_exists(conn, project).await?;
         }
-        if self.is_admin() {
+        if self.is_admin() || matches!(access, Access::OwnKey) {
             return Ok(());
         }
         let (scope, what) = match access {
@@ -144,6 +166,15 @@ impl Caller {
                 Scope::MetricsWrite,
                 "projects the key's organisation leads or partners in",
             ),
+            Access::VerifyMetrics { .. } => (
+                Scope::MetricsVerify,
+                "numbers of projects in programmes the key's organisation administers",
+            ),
+            Access::ManageWebhooks { .. } => (
+                Scope::WebhooksManage,
+                "webhook subscriptions of the key's own organisation",
+            ),
+            Access::OwnKey => unreachable!("any key may manage itself"),
         };
         if !key.scopes.contains(&scope) {
             return Err(forbidden(format!(
@@ -155,7 +186,9 @@ impl Caller {
             return Err(forbidden("this key belongs to no organisation"));
         };
         let allowed = match access {
-            Access::Registry => false,
+            Access::Registry | Access::OwnKey => false,
+            Access::ManageWebhooks { organisation } => organisation == Some(org),
+            Access::VerifyMetrics { project } => administers(conn, project, org).await?,
             Access::LeadProject { lead } => lead == org,
             Access::EditProject { project } => {
                 project_role(conn, project, org).await? == Role::Lead

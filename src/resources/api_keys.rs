@@ -3,7 +3,7 @@
 use actix_web::{delete, get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -25,6 +25,8 @@ use crate::web::pagination::Page;
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_api_keys)
         .service(create_api_key)
+        .service(create_successor)
+        .service(expire_current_key)
         .service(revoke_api_key);
 }
 
@@ -40,8 +42,8 @@ pub struct ApiKeyInput {
     #[schema(min_length = 1, max_length = 100, example = "LSK reporting system")]
     pub name: String,
     /// What the key may do.
-    #[validate(length(min = 1, max = 4))]
-    #[schema(min_items = 1, max_items = 4, example = json!(["metrics:write"]))]
+    #[validate(length(min = 1, max = 6))]
+    #[schema(min_items = 1, max_items = 6, example = json!(["metrics:write"]))]
     pub scopes: Vec<Scope>,
     /// When the key stops working (default: never).
     pub expires_at: Option<DateTime<Utc>>,
@@ -66,6 +68,8 @@ pub struct ApiKey {
     /// Last authenticated use (refreshed at most once a minute).
     pub last_used_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The key that created this one as its successor.
+    pub predecessor_id: Option<Uuid>,
 }
 
 /// Scopes read from the `text[]` column.
@@ -181,6 +185,158 @@ async fn create_api_key(
         .json(ApiKeyCreated { record, key: token }))
 }
 
+/// What a key asks of its successor.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuccessorInput {
+    /// The new key's name (default: this key's).
+    #[validate(length(min = 1, max = 100), custom(function = "validation::trimmed"))]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        example = "LSK reporting system 2027"
+    )]
+    pub name: Option<String>,
+    /// When the new key stops working (default: when this one would have; never later).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When this key stops working (default: in 24 hours, so a partner can switch over; never
+    /// later than it would have).
+    pub retire_at: Option<DateTime<Utc>>,
+}
+
+/// A key's own new expiry.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpiryInput {
+    /// When this key stops working: no later than it would have.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `asked`, unless it is later than the key's own `limit` (an operator's expiry carries over).
+fn within(
+    field: &str,
+    asked: Option<DateTime<Utc>>,
+    limit: Option<DateTime<Utc>>,
+) -> ApiResult<Option<DateTime<Utc>>> {
+    match (asked, limit) {
+        (Some(asked), Some(limit)) if asked > limit => Err(ApiError::invalid(
+            field,
+            "out_of_range",
+            format!("must not be later than this key's own expiry ({limit})"),
+        )),
+        (Some(asked), _) if asked < Utc::now() => Err(ApiError::invalid(
+            field,
+            "out_of_range",
+            "must not be in the past",
+        )),
+        (asked, limit) => Ok(asked.or(limit)),
+    }
+}
+
+/// The calling key's stored record.
+async fn current(conn: &mut AsyncPgConnection, caller: &Caller) -> ApiResult<ApiKey> {
+    caller.authorize(conn, Access::OwnKey).await?;
+    let id = caller
+        .key()
+        .map(|k| k.id)
+        .ok_or_else(ApiError::key_required)?;
+    find(conn, id).await
+}
+
+/// Rotate the calling key
+///
+/// Creates the calling key's successor — same organisation, same scopes — and sets when the
+/// calling key stops working (by default in 24 hours), so a partner can rotate its key without
+/// the operator. Neither key outlives the calling key's own expiry. The response is the only
+/// place the new key appears; store it.
+#[utoipa::path(
+    tag = "api-keys",
+    request_body = SuccessorInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created; `key` holds the new secret", body = ApiKeyCreated,
+            headers(("Location" = String, description = "URL of the new key"))),
+    )
+)]
+#[post("/api-keys/current/successor")]
+async fn create_successor(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Json(input): Json<SuccessorInput>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.writer(&caller).await?;
+    let (id, token) = conn
+        .transaction(async |conn| -> ApiResult<(Uuid, String)> {
+            let own = current(conn, &caller).await?;
+            validation::validate(&input)?;
+            let expires_at = within("expires_at", input.expires_at, own.expires_at)?;
+            let default_retirement = Utc::now() + chrono::Duration::hours(24);
+            let retire_at = within(
+                "retire_at",
+                Some(input.retire_at.unwrap_or(default_retirement)),
+                own.expires_at,
+            )
+            .or_else(|e| match (input.retire_at, own.expires_at) {
+                (None, Some(limit)) => Ok(Some(limit)),
+                _ => Err(e),
+            })?;
+            let (id, token) = keys::create(
+                conn,
+                KeySpec {
+                    organisation_id: own.organisation_id,
+                    name: input.name.unwrap_or(own.name),
+                    scopes: own.scopes.0,
+                    expires_at,
+                    created_by: Some(own.id),
+                },
+            )
+            .await?;
+            diesel::update(api_keys::table.find(id))
+                .set(api_keys::predecessor_id.eq(own.id))
+                .execute(conn)
+                .await?;
+            diesel::update(api_keys::table.find(own.id))
+                .set(api_keys::expires_at.eq(retire_at))
+                .execute(conn)
+                .await?;
+            Ok((id, token))
+        })
+        .await?;
+    let record = find(&mut conn, id).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/v1/api-keys/{id}"),
+        ))
+        .json(ApiKeyCreated { record, key: token }))
+}
+
+/// Set the calling key's expiry
+///
+/// A key may bring its own end forward (never past an expiry the operator gave it).
+#[utoipa::path(
+    tag = "api-keys",
+    request_body = ExpiryInput,
+    security(("bearer" = [])),
+    responses((status = 200, description = "The key", body = ApiKey))
+)]
+#[post("/api-keys/current/expiry")]
+async fn expire_current_key(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Json(input): Json<ExpiryInput>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.writer(&caller).await?;
+    let own = current(&mut conn, &caller).await?;
+    let expires_at = within("expires_at", Some(input.expires_at), own.expires_at)?;
+    diesel::update(api_keys::table.find(own.id))
+        .set(api_keys::expires_at.eq(expires_at))
+        .execute(&mut conn)
+        .await?;
+    let record = find(&mut conn, own.id).await?;
+    Ok(HttpResponse::Ok().json(record))
+}
+
 /// Revoke an API key (admin)
 ///
 /// The key stops working at once; the record stays for the audit trail. Revoking twice is fine.
@@ -222,7 +378,7 @@ pub async fn create_from_cli(
         .map(|s| {
             s.parse::<Scope>().map_err(|_| {
                 anyhow::anyhow!(
-                    "unknown scope {s:?}; use metrics:write, projects:write, read:private or admin"
+                    "unknown scope {s:?}; use metrics:write, projects:write, read:private, webhooks:manage, metrics:verify or admin"
                 )
             })
         })

@@ -49,7 +49,7 @@ pub enum Resource {
 }
 
 impl Resource {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Resource::Organisation => "organisation",
             Resource::Programme => "programme",
@@ -131,12 +131,112 @@ pub struct ChangeParams {
 /// Cursor sort name: change-feed cursors cannot be used on lists and vice versa.
 const FEED: &str = "changes";
 
+/// A place in the change log: after this transaction's change `i`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Position {
+pub struct Position {
     /// Transaction id (xid8, as text).
-    t: String,
+    pub t: String,
     /// audit_log id.
-    i: i64,
+    pub i: i64,
+}
+
+/// The kinds of audit-log rows the feed serves (funding lines and keys are history only).
+const FEED_RESOURCES: &str =
+    "a.resource IN ('organisation', 'programme', 'project', 'partner', 'activity', 'indicator', 'metric')";
+
+/// What a reader of the feed asks for.
+pub struct FeedQuery<'a> {
+    pub since: Option<&'a Position>,
+    pub limit: i64,
+    /// Only these kinds (empty: all).
+    pub resources: &'a [Resource],
+    pub visibility: Visibility,
+    /// Only changes of this project's records.
+    pub project: Option<Uuid>,
+    /// Only changes of the records of projects this organisation leads or partners in, and of
+    /// the organisation itself.
+    pub organisation: Option<Uuid>,
+}
+
+/// Up to `limit` changes after `since` that have settled (below the feed's horizon), in feed
+/// order, and whether more are ready.
+pub async fn read(
+    conn: &mut diesel_async::AsyncPgConnection,
+    query: &FeedQuery<'_>,
+) -> ApiResult<(Vec<Change>, bool)> {
+    let mut f = Filters::default();
+    f.and("a.txid < pg_snapshot_xmin(pg_current_snapshot())".to_owned());
+    f.and(FEED_RESOURCES.to_owned());
+    if let Some(position) = query.since {
+        let t = f.bind(Value::Text(position.t.clone()));
+        let i = f.bind(Value::Int(position.i));
+        f.and(format!("(a.txid, a.id) > ({t}::xid8, {i})"));
+    }
+    if !query.resources.is_empty() {
+        let kinds = f.bind(Value::Texts(
+            query
+                .resources
+                .iter()
+                .map(|r| r.as_str().to_owned())
+                .collect(),
+        ));
+        f.and(format!("a.resource = ANY({kinds})"));
+    }
+    if let Some(project) = query.project {
+        let project = f.bind(Value::Uuid(project));
+        f.and(format!("a.project_id = {project}"));
+    }
+    if let Some(org) = query.organisation {
+        let org = f.bind(Value::Uuid(org));
+        f.and(format!(
+            "(a.project_id IN (SELECT id FROM projects WHERE lead_organisation_id = {org} \
+             UNION SELECT project_id FROM project_partners WHERE organisation_id = {org}) \
+             OR (a.resource = 'organisation' AND a.record_id = {org}))"
+        ));
+    }
+    let visible = match query.visibility {
+        Visibility::All => "true".to_owned(),
+        Visibility::Published => "a.project_id IS NULL OR EXISTS (SELECT 1 FROM projects v \
+             WHERE v.id = a.project_id AND v.status <> 'draft')"
+            .to_owned(),
+        Visibility::PublishedAndOwn(org) => {
+            let org = f.bind(Value::Uuid(org.0));
+            format!(
+                "a.project_id IS NULL OR EXISTS (SELECT 1 FROM projects v WHERE v.id = a.project_id \
+                 AND (v.status <> 'draft' OR v.lead_organisation_id = {org} OR EXISTS (SELECT 1 \
+                 FROM project_partners vp WHERE vp.project_id = v.id AND vp.organisation_id = {org})))"
+            )
+        }
+    };
+    let mut sql = f.statement(&format!(
+        "SELECT a.id, a.txid::text AS txid, a.resource, a.record_id, a.op, a.version, a.changed_at, \
+         a.project_id, (SELECT i.code FROM indicators i WHERE a.resource = 'indicator' AND i.id = a.record_id) \
+         AS indicator_code, ({visible}) AS visible FROM audit_log a"
+    ));
+    let limit_param = sql.bind(Value::Int(query.limit + 1));
+    sql.push(&format!(" ORDER BY a.txid, a.id LIMIT {limit_param}"));
+    let mut rows: Vec<Row> = sql.into_query().load(conn).await?;
+    let has_more = rows.len() as i64 > query.limit;
+    rows.truncate(query.limit as usize);
+    Ok((rows.into_iter().filter_map(change).collect(), has_more))
+}
+
+/// The position a change's cursor names.
+pub fn position(cursor: &str) -> Option<Position> {
+    pagination::decode_cursor(Some(cursor), FEED).ok().flatten()
+}
+
+/// The feed's current position: everything before it has settled.
+pub async fn now(conn: &mut diesel_async::AsyncPgConnection) -> ApiResult<Position> {
+    let horizon: Horizon = diesel::sql_query(
+        "SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::numeric - 1)::text AS t",
+    )
+    .get_result(conn)
+    .await?;
+    Ok(Position {
+        t: horizon.t,
+        i: i64::MAX,
+    })
 }
 
 #[derive(QueryableByName)]
@@ -202,18 +302,8 @@ async fn list_changes(
     };
     let mut conn = state.reader(&caller).await?;
     let since: Option<Position> = match params.since.as_deref() {
-        Some("now") => {
-            // Everything below the horizon counts as seen; the id bound covers all its rows.
-            let horizon: Horizon = diesel::sql_query(
-                "SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::numeric - 1)::text AS t",
-            )
-            .get_result(&mut conn)
-            .await?;
-            Some(Position {
-                t: horizon.t,
-                i: i64::MAX,
-            })
-        }
+        // Everything below the horizon counts as seen; the id bound covers all its rows.
+        Some("now") => Some(now(&mut conn).await?),
         raw => pagination::decode_cursor(raw, FEED).map_err(|_| {
             ApiError::bad_param(
                 "since",
@@ -231,42 +321,19 @@ async fn list_changes(
             ));
         }
     }
-    let mut f = Filters::default();
-    f.and("a.txid < pg_snapshot_xmin(pg_current_snapshot())".to_owned());
-    if let Some(position) = &since {
-        let t = f.bind(Value::Text(position.t.clone()));
-        let i = f.bind(Value::Int(position.i));
-        f.and(format!("(a.txid, a.id) > ({t}::xid8, {i})"));
-    }
-    if let Some(resource) = params.resource {
-        let resource = f.bind(Value::Text(resource.as_str().to_owned()));
-        f.and(format!("a.resource = {resource}"));
-    }
-    let visible = match caller.visibility() {
-        Visibility::All => "true".to_owned(),
-        Visibility::Published => "a.project_id IS NULL OR EXISTS (SELECT 1 FROM projects v \
-             WHERE v.id = a.project_id AND v.status <> 'draft')"
-            .to_owned(),
-        Visibility::PublishedAndOwn(org) => {
-            let org = f.bind(Value::Uuid(org.0));
-            format!(
-                "a.project_id IS NULL OR EXISTS (SELECT 1 FROM projects v WHERE v.id = a.project_id \
-                 AND (v.status <> 'draft' OR v.lead_organisation_id = {org} OR EXISTS (SELECT 1 \
-                 FROM project_partners vp WHERE vp.project_id = v.id AND vp.organisation_id = {org})))"
-            )
-        }
-    };
-    let mut sql = f.statement(&format!(
-        "SELECT a.id, a.txid::text AS txid, a.resource, a.record_id, a.op, a.version, a.changed_at, \
-         a.project_id, (SELECT i.code FROM indicators i WHERE a.resource = 'indicator' AND i.id = a.record_id) \
-         AS indicator_code, ({visible}) AS visible FROM audit_log a"
-    ));
-    let limit_param = sql.bind(Value::Int(limit + 1));
-    sql.push(&format!(" ORDER BY a.txid, a.id LIMIT {limit_param}"));
-    let mut rows: Vec<Row> = sql.into_query().load(&mut conn).await?;
-    let has_more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let data: Vec<Change> = rows.into_iter().filter_map(change).collect();
+    let resources: Vec<Resource> = params.resource.into_iter().collect();
+    let (data, has_more) = read(
+        &mut conn,
+        &FeedQuery {
+            since: since.as_ref(),
+            limit,
+            resources: &resources,
+            visibility: caller.visibility(),
+            project: None,
+            organisation: None,
+        },
+    )
+    .await?;
     let next_cursor = match (data.last(), since) {
         (Some(last), _) => last.cursor.clone(),
         (None, Some(position)) => pagination::encode_cursor(&position, FEED),

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod changes;
 pub mod dump;
 pub mod health;
+pub mod history;
 pub mod indicators;
 pub mod lookup;
 pub mod metrics;

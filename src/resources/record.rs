@@ -187,6 +187,8 @@ impl Owner for ProjectId {
 pub trait Record: Serialize + Versioned + Send + Sized + 'static {
     /// What the record is called in messages ("no organisation with id ...").
     const NAME: &'static str;
+    /// The record's kind in the audit log and the change feed (`metric`, `partner`, ...).
+    const RESOURCE: &'static str;
     /// Who may create, change and delete it.
     const RIGHTS: Rights;
     /// How a request addresses one record: its id, or an indicator's code.
@@ -534,4 +536,16 @@ where
         Some(row) if R::input(conn, &row).await? == input => Ok((row.id(), Upserted::Unchanged)),
         Some(row) => Ok((R::store(conn, &row, input).await?.id(), Upserted::Updated)),
     }
+}
+
+/// Says what the writes of the current transaction are, beyond an edit (`restored`,
+/// `verified`, `contact_erased`): the audit trigger records it beside each change.
+pub async fn mark_event(conn: &mut AsyncPgConnection, event: &str) -> ApiResult<()> {
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query("SELECT set_config('kopa.audit_event', $1, true)")
+            .bind::<diesel::sql_types::Text, _>(event),
+        conn,
+    )
+    .await?;
+    Ok(())
 }

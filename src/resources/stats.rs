@@ -97,6 +97,9 @@ pub struct StatsParams {
     /// Only values whose period starts on or before this day (read from the values themselves).
     #[param(example = "2013-12-31")]
     pub period_to: Option<NaiveDate>,
+    /// `true`: count only values the programme's administrator verified (read from the values
+    /// themselves; each group still says how many it left out, as `unverified`).
+    pub verified: Option<bool>,
     /// Language of group labels.
     pub lang: Option<Lang>,
 }
@@ -141,6 +144,10 @@ pub struct StatGroup {
     /// How many of the values in `value` are not exact.
     #[schema(example = 0)]
     pub inexact_values: i64,
+    /// How many of the group's values of `kind` are not verified (reported or queried); with
+    /// `verified=true` they are left out of `value`, `projects` and `values`.
+    #[schema(example = 1)]
+    pub unverified: i64,
 }
 
 /// An indicator counted towards the one asked for.
@@ -257,7 +264,7 @@ async fn all_indicator_stats(
         relations: catalogue.iter().map(|_| "own".to_owned()).collect(),
         family: Vec::new(),
     };
-    let groups = pivot(
+    let mut groups = pivot(
         figures(
             &mut conn,
             &f,
@@ -268,6 +275,8 @@ async fn all_indicator_stats(
         .await?,
         kind,
     );
+    let counts = unverified(&mut conn, &f, &members, Grouping::Indicator, kind).await?;
+    count_unverified(&mut groups, &counts);
     let by_code: HashMap<&str, &Indicator> =
         catalogue.iter().map(|i| (i.code.as_str(), i)).collect();
     let qualifiers = inexact(&mut conn, &f, &members.ids, Grouping::Indicator, kind).await?;
@@ -347,6 +356,7 @@ async fn export_indicator_stats(
         "progress",
         "qualifier",
         "inexact_values",
+        "unverified",
     ])?;
     let total = StatGroup {
         key: Some("total".to_owned()),
@@ -371,6 +381,7 @@ async fn export_indicator_stats(
             number(group.progress),
             group.qualifier.as_str().to_owned(),
             group.inexact_values.to_string(),
+            group.unverified.to_string(),
         ])?;
     }
     let filename = format!("stats-{}-{group_by}.csv", stats.indicator);
@@ -421,6 +432,49 @@ enum Grouping {
     By(GroupBy),
     Indicator,
     All,
+}
+
+#[derive(QueryableByName)]
+struct UnverifiedRow {
+    #[diesel(sql_type = Nullable<Text>)]
+    key: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    unverified: i64,
+}
+
+/// How many values of `kind` per group are not verified (read from the values: rollups do not
+/// keep verification).
+async fn unverified(
+    conn: &mut AsyncPgConnection,
+    filters: &Filters,
+    members: &Members,
+    grouping: Grouping,
+    kind: MetricKind,
+) -> ApiResult<HashMap<Option<String>, i64>> {
+    let (key, join) = group_key(
+        grouping,
+        "m",
+        "extract(year FROM coalesce(m.period_end, m.period_start, p.end_date))::int::text",
+    );
+    let mut filters = filters.clone();
+    let ids = filters.bind(Value::Uuids(members.ids.clone()));
+    let kind = filters.bind(Value::Text(kind.as_str().to_owned()));
+    filters.and(format!(
+        "m.indicator_id = ANY({ids}) AND m.kind = {kind} AND m.verification <> 'verified'"
+    ));
+    let mut sql = filters.statement(&format!(
+        "SELECT {key} AS key, count(*) AS unverified FROM metric_values m \
+         JOIN projects p ON p.id = m.project_id JOIN indicators i ON i.id = m.indicator_id{join}"
+    ));
+    sql.push(" GROUP BY 1");
+    let rows: Vec<UnverifiedRow> = sql.into_query().load(conn).await?;
+    Ok(rows.into_iter().map(|r| (r.key, r.unverified)).collect())
+}
+
+fn count_unverified(groups: &mut [StatGroup], counts: &HashMap<Option<String>, i64>) {
+    for group in groups {
+        group.unverified = counts.get(&group.key).copied().unwrap_or(0);
+    }
 }
 
 /// The figures of every kind, per group.
@@ -605,6 +659,7 @@ fn pivot(rows: Vec<KindRow>, kind: MetricKind) -> Vec<StatGroup> {
                 progress: None,
                 qualifier: Qualifier::Exact,
                 inexact_values: 0,
+                unverified: 0,
             });
         if row.kind == kind.as_str() {
             group.value = row.value;
@@ -645,7 +700,8 @@ async fn compute(
         .ok_or_else(|| ApiError::NotFound(format!("no indicator with code {code:?}")))?;
     let kind = params.kind.unwrap_or(MetricKind::Actual);
     let (mut f, _) = project_filters(&mut conn, filters, ctx.caller.visibility()).await?;
-    let source = if params.period_from.is_some() || params.period_to.is_some() {
+    let verified_only = params.verified == Some(true);
+    let source = if params.period_from.is_some() || params.period_to.is_some() || verified_only {
         Source::Values
     } else {
         Source::Rollups
@@ -659,6 +715,12 @@ async fn compute(
         f.and(format!("coalesce(m.period_start, m.period_end) <= {to}"));
     }
     let members = members(&mut conn, &indicator).await?;
+    let grouped = Grouping::By(params.group_by);
+    let unverified_groups = unverified(&mut conn, &f, &members, grouped, kind).await?;
+    let unverified_total = unverified(&mut conn, &f, &members, Grouping::All, kind).await?;
+    if verified_only {
+        f.and("m.verification = 'verified'".to_owned());
+    }
     let mut groups = pivot(
         figures(
             &mut conn,
@@ -688,6 +750,7 @@ async fn compute(
             progress: None,
             qualifier: Qualifier::Exact,
             inexact_values: 0,
+            unverified: 0,
         })
     });
     let mut total = total;
@@ -708,6 +771,8 @@ async fn compute(
     if let Some(found) = overall.get(&None) {
         found.apply(&mut total, indicator.aggregation);
     }
+    count_unverified(&mut groups, &unverified_groups);
+    total.unverified = unverified_total.values().sum();
     let lang = Lang::negotiate(params.lang, &ctx.req).unwrap_or(Lang::Lv);
     let keys: Vec<String> = groups.iter().filter_map(|g| g.key.clone()).collect();
     let labels = labels(&mut conn, params.group_by.as_str(), &keys, lang).await?;

@@ -318,3 +318,83 @@ pub async fn purge_periodically(pool: DbPool) {
         }
     }
 }
+
+/// Removes `values` (personal data being erased) from every stored response that holds one:
+/// JSON bodies keep their shape with `contact` objects and those strings set to `null`; a
+/// body that cannot be read as JSON is dropped with its record (a retry then runs again).
+/// Returns how many records changed.
+pub async fn erase(
+    conn: &mut diesel_async::AsyncPgConnection,
+    values: &[String],
+) -> ApiResult<usize> {
+    #[derive(QueryableByName)]
+    struct Stored {
+        #[diesel(sql_type = Text)]
+        principal: String,
+        #[diesel(sql_type = Text)]
+        key: String,
+        #[diesel(sql_type = Bytea)]
+        body: Vec<u8>,
+    }
+    let values: Vec<&String> = values.iter().filter(|v| !v.is_empty()).collect();
+    if values.is_empty() {
+        return Ok(0);
+    }
+    let patterns: Vec<Vec<u8>> = values.iter().map(|v| v.as_bytes().to_vec()).collect();
+    let holding: Vec<Stored> = diesel::sql_query(
+        "SELECT principal, key, body FROM idempotency_records \
+         WHERE body IS NOT NULL AND EXISTS (SELECT 1 FROM unnest($1::bytea[]) p WHERE position(p IN body) > 0)",
+    )
+    .bind::<diesel::sql_types::Array<Bytea>, _>(&patterns)
+    .load(conn)
+    .await?;
+    for stored in &holding {
+        let cleaned = serde_json::from_slice::<serde_json::Value>(&stored.body)
+            .ok()
+            .map(|mut body| {
+                scrub(&mut body, &values);
+                serde_json::to_vec(&body).unwrap_or_default()
+            });
+        match cleaned {
+            Some(body) => {
+                diesel::sql_query(
+                    "UPDATE idempotency_records SET body = $3 WHERE principal = $1 AND key = $2",
+                )
+                .bind::<Text, _>(&stored.principal)
+                .bind::<Text, _>(&stored.key)
+                .bind::<Bytea, _>(body)
+                .execute(conn)
+                .await?;
+            }
+            None => {
+                diesel::sql_query(
+                    "DELETE FROM idempotency_records WHERE principal = $1 AND key = $2",
+                )
+                .bind::<Text, _>(&stored.principal)
+                .bind::<Text, _>(&stored.key)
+                .execute(conn)
+                .await?;
+            }
+        }
+    }
+    Ok(holding.len())
+}
+
+fn scrub(value: &mut serde_json::Value, erased: &[&String]) {
+    match value {
+        serde_json::Value::Object(fields) => {
+            for (name, field) in fields.iter_mut() {
+                if name == "contact" {
+                    *field = serde_json::Value::Null;
+                } else {
+                    scrub(field, erased);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|i| scrub(i, erased)),
+        serde_json::Value::String(text) if erased.iter().any(|e| text.contains(e.as_str())) => {
+            *value = serde_json::Value::Null;
+        }
+        _ => {}
+    }
+}

@@ -9,6 +9,7 @@ mod changes;
 mod exports;
 mod general;
 mod geography;
+mod history;
 mod operations;
 mod organisations;
 mod problems;

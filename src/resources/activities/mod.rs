@@ -21,7 +21,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(create_activity)
         .service(find_activity)
         .service(update_activity)
-        .service(delete_activity);
+        .service(delete_activity)
+        .service(activity_history);
 }
 
 /// Add an activity to a project
@@ -90,3 +91,15 @@ async fn update_activity(
 async fn delete_activity(ctx: Ctx, Key(id): Key<ActivityId>) -> ApiResult<HttpResponse> {
     record::delete::<Activity>(&ctx, id).await
 }
+
+crate::history_route!(
+    activity_history,
+    Activity,
+    "activities",
+    "/activities/{id}/history",
+    "History of an activity",
+    (("id" = Uuid, Path, description = "Activity id")),
+    |ctx| crate::web::http::parse_id::<ActivityId>(crate::resources::history::path_param(
+        &ctx, "id"
+    ))?
+);

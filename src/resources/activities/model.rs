@@ -160,6 +160,7 @@ crate::versioned!(Activity);
 
 impl Record for Activity {
     const NAME: &'static str = ActivityId::NAME;
+    const RESOURCE: &'static str = "activity";
     const RIGHTS: Rights = Rights::Project;
     type Key = ActivityId;
     type Row = Activity;

@@ -18,7 +18,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(create_indicator)
         .service(find_indicator)
         .service(update_indicator)
-        .service(delete_indicator);
+        .service(delete_indicator)
+        .service(indicator_history);
 }
 
 /// Create an indicator
@@ -98,3 +99,13 @@ async fn delete_indicator(
 ) -> ApiResult<HttpResponse> {
     record::delete::<Indicator>(&ctx, code.into_inner()).await
 }
+
+crate::history_route!(
+    indicator_history,
+    Indicator,
+    "indicators",
+    "/indicators/{code}/history",
+    "History of an indicator",
+    (("code" = String, Path, description = "Indicator code")),
+    |ctx| crate::resources::history::path_param(&ctx, "code").to_owned()
+);

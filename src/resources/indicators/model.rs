@@ -109,6 +109,7 @@ crate::versioned!(Indicator);
 
 impl Record for Indicator {
     const NAME: &'static str = IndicatorId::NAME;
+    const RESOURCE: &'static str = "indicator";
     const RIGHTS: Rights = Rights::Registry;
     type Key = String;
     type Row = Indicator;

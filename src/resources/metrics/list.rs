@@ -97,6 +97,9 @@ crate::list_params! {
         pub period_to: Option<NaiveDate>,
         /// Only values changed at or after this instant.
         pub updated_since: Option<DateTime<Utc>>,
+        /// `true`: only values the programme's administrator verified; `false`: only values
+        /// not (yet) verified (reported or queried).
+        pub verified: Option<bool>,
     }
 }
 
@@ -173,6 +176,11 @@ async fn filters(
     if let Some(since) = params.updated_since {
         let since = f.bind(Value::Time(since));
         f.and(format!("m.updated_at >= {since}"));
+    }
+    match params.verified {
+        Some(true) => f.and("m.verification = 'verified'".to_owned()),
+        Some(false) => f.and("m.verification <> 'verified'".to_owned()),
+        None => {}
     }
     Ok(f)
 }
@@ -301,6 +309,8 @@ const CSV_HEADER: &[&str] = &[
     "value",
     "qualifier",
     "note",
+    "verification",
+    "external_id",
     "updated_at",
     "version",
 ];
@@ -357,6 +367,8 @@ fn chunk<'a>(
                     money::to_f64(&m.value).to_string(),
                     m.qualifier.as_str().to_owned(),
                     opt(m.note),
+                    m.verification.as_str().to_owned(),
+                    opt(m.external_id),
                     m.updated_at
                         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
                     m.version.to_string(),

@@ -13,6 +13,7 @@ use crate::web::pagination::Page;
 pub mod batch;
 mod list;
 mod model;
+mod review;
 mod revisions;
 pub mod sheet;
 mod template;
@@ -33,7 +34,10 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(update_metric)
         .service(delete_metric)
         .service(revisions::list_revisions)
-        .service(template::metric_template);
+        .service(template::metric_template)
+        .service(review::verify_metric)
+        .service(review::restore_metric)
+        .service(metric_history);
 }
 
 crate::list_params! {
@@ -153,3 +157,15 @@ async fn update_metric(
 async fn delete_metric(ctx: Ctx, Key(id): Key<MetricId>) -> ApiResult<HttpResponse> {
     record::delete::<MetricValue>(&ctx, id).await
 }
+
+crate::history_route!(
+    metric_history,
+    MetricValue,
+    "metrics",
+    "/metrics/{id}/history",
+    "History of a metric value",
+    (("id" = Uuid, Path, description = "Metric value id")),
+    |ctx| crate::web::http::parse_id::<MetricId>(crate::resources::history::path_param(
+        &ctx, "id"
+    ))?
+);

@@ -328,6 +328,7 @@ crate::versioned!(MetricValue);
 
 impl Record for MetricValue {
     const NAME: &'static str = MetricId::NAME;
+    const RESOURCE: &'static str = "metric";
     const RIGHTS: Rights = Rights::Metrics;
     type Key = MetricId;
     type Row = StoredMetric;

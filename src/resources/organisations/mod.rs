@@ -18,7 +18,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(create_organisation)
         .service(find_organisation)
         .service(update_organisation)
-        .service(delete_organisation);
+        .service(delete_organisation)
+        .service(organisation_history);
 }
 
 /// Create an organisation
@@ -95,3 +96,15 @@ async fn update_organisation(
 async fn delete_organisation(ctx: Ctx, Key(id): Key<OrganisationId>) -> ApiResult<HttpResponse> {
     record::delete::<Organisation>(&ctx, id).await
 }
+
+crate::history_route!(
+    organisation_history,
+    Organisation,
+    "organisations",
+    "/organisations/{id}/history",
+    "History of an organisation",
+    (("id" = Uuid, Path, description = "Organisation id")),
+    |ctx| crate::web::http::parse_id::<OrganisationId>(crate::resources::history::path_param(
+        &ctx, "id"
+    ))?
+);

@@ -259,6 +259,7 @@ crate::versioned!(OrganisationRow, Organisation);
 
 impl Record for Organisation {
     const NAME: &'static str = OrganisationId::NAME;
+    const RESOURCE: &'static str = "organisation";
     const RIGHTS: Rights = Rights::Registry;
     type Key = OrganisationId;
     type Row = OrganisationRow;

@@ -18,7 +18,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(create_partner)
         .service(find_partner)
         .service(update_partner)
-        .service(delete_partner);
+        .service(delete_partner)
+        .service(partner_history);
 }
 
 /// The partner a route names (404 unless both ids are UUIDs).
@@ -108,3 +109,22 @@ async fn delete_partner(
 ) -> ApiResult<HttpResponse> {
     record::delete::<Partner>(&ctx, key(&path)?).await
 }
+
+crate::history_route!(
+    partner_history,
+    Partner,
+    "partners",
+    "/projects/{id}/partners/{partner_id}/history",
+    "History of a partner",
+    (
+        ("id" = Uuid, Path, description = "Project id"),
+        ("partner_id" = Uuid, Path, description = "Partner id")
+    ),
+    |ctx| crate::resources::partners::model::PartnerKey {
+        project: crate::web::http::parse_id(crate::resources::history::path_param(&ctx, "id"))?,
+        partner: crate::web::http::parse_id(crate::resources::history::path_param(
+            &ctx,
+            "partner_id"
+        ))?,
+    }
+);

@@ -129,6 +129,7 @@ crate::versioned!(PartnerRow, Partner);
 
 impl Record for Partner {
     const NAME: &'static str = PartnerId::NAME;
+    const RESOURCE: &'static str = "partner";
     const RIGHTS: Rights = Rights::Project;
     type Key = PartnerKey;
     type Row = PartnerRow;

@@ -22,7 +22,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(create_programme)
         .service(find_programme)
         .service(update_programme)
-        .service(delete_programme);
+        .service(delete_programme)
+        .service(programme_history);
 }
 
 /// Create a programme
@@ -109,3 +110,15 @@ async fn update_programme(
 async fn delete_programme(ctx: Ctx, Key(id): Key<ProgrammeId>) -> ApiResult<HttpResponse> {
     record::delete::<Programme>(&ctx, id).await
 }
+
+crate::history_route!(
+    programme_history,
+    Programme,
+    "programmes",
+    "/programmes/{id}/history",
+    "History of a programme",
+    (("id" = Uuid, Path, description = "Programme id")),
+    |ctx| crate::web::http::parse_id::<ProgrammeId>(crate::resources::history::path_param(
+        &ctx, "id"
+    ))?
+);

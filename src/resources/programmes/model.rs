@@ -413,6 +413,7 @@ async fn finish(
 
 impl Record for Programme {
     const NAME: &'static str = ProgrammeId::NAME;
+    const RESOURCE: &'static str = "programme";
     const RIGHTS: Rights = Rights::Registry;
     type Key = ProgrammeId;
     type Row = ProgrammeRow;

@@ -8,6 +8,7 @@ use crate::resources::record::{self, Ctx, Key, Lock, Record, Versioned};
 use crate::web::error::{ApiError, ApiResult};
 use crate::web::http::{self, parse_id, Json, MergePatch, NoParams, Query};
 
+mod erasure;
 mod list;
 mod model;
 
@@ -26,7 +27,9 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(create_project)
         .service(find_project)
         .service(update_project)
-        .service(delete_project);
+        .service(delete_project)
+        .service(project_history)
+        .service(erasure::erase_contact);
 }
 
 /// Create a project
@@ -135,3 +138,15 @@ async fn find_project(
     content_language(&mut response, lang);
     Ok(response)
 }
+
+crate::history_route!(
+    project_history,
+    Project,
+    "projects",
+    "/projects/{id}/history",
+    "History of a project and its funding lines",
+    (("id" = Uuid, Path, description = "Project id")),
+    |ctx| crate::web::http::parse_id::<ProjectId>(crate::resources::history::path_param(
+        &ctx, "id"
+    ))?
+);

@@ -718,6 +718,7 @@ crate::versioned!(ProjectRow, Project);
 
 impl Record for Project {
     const NAME: &'static str = ProjectId::NAME;
+    const RESOURCE: &'static str = "project";
     const RIGHTS: Rights = Rights::Project;
     type Key = ProjectId;
     type Row = ProjectRow;

@@ -26,7 +26,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(create_source)
         .service(find_source)
         .service(update_source)
-        .service(delete_source);
+        .service(delete_source)
+        .service(source_history);
 }
 
 static SOURCE: ListSource = ListSource {
@@ -155,3 +156,15 @@ async fn update_source(
 async fn delete_source(ctx: Ctx, Key(id): Key<SourceId>) -> ApiResult<HttpResponse> {
     record::delete::<Source>(&ctx, id).await
 }
+
+crate::history_route!(
+    source_history,
+    model::Source,
+    "sources",
+    "/sources/{id}/history",
+    "History of a source",
+    (("id" = Uuid, Path, description = "Source id")),
+    |ctx| crate::web::http::parse_id::<SourceId>(crate::resources::history::path_param(
+        &ctx, "id"
+    ))?
+);

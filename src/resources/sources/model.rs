@@ -132,6 +132,7 @@ crate::versioned!(Source);
 
 impl Record for Source {
     const NAME: &'static str = SourceId::NAME;
+    const RESOURCE: &'static str = "source";
     const RIGHTS: Rights = Rights::Registry;
     type Key = SourceId;
     type Row = Source;
