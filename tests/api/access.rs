@@ -89,6 +89,7 @@ enum Verb {
     Get,
     Post(Value),
     Patch(Value),
+    Delete,
 }
 
 async fn call(app: &TestApp, token: Option<&str>, verb: &Verb, path: &str) -> u16 {
@@ -97,6 +98,7 @@ async fn call(app: &TestApp, token: Option<&str>, verb: &Verb, path: &str) -> u1
         Verb::Get => app.get(path).await,
         Verb::Post(body) => app.post_json(path, body).await,
         Verb::Patch(body) => app.patch(path, body, None).await,
+        Verb::Delete => app.delete(path, None).await,
     };
     if response.status == 401 {
         assert!(
@@ -169,6 +171,16 @@ async fn the_authorization_matrix_holds() {
             json!({"indicator": "people_trained", "value": n, "period_start": format!("20{n:02}-01-01"), "period_end": format!("20{n:02}-12-31")}),
         )
     };
+    app.act_as(Some(&admin));
+    let pushed = app
+        .post_json(
+            &format!("{project}/metrics"),
+            &json!({"indicator": "people_trained", "value": 1, "kind": "baseline"}),
+        )
+        .await;
+    assert_eq!(pushed.status, 201, "{}", pushed.text);
+    let value = format!("/v1/metrics/{}", pushed.body["id"].as_str().unwrap());
+    let revision = app.get(&format!("{value}/revisions")).await.body["data"][0]["id"].clone();
     // (what, verb, path, expected status per caller in the order above)
     // The programme's administrator reads the private data of its projects, never writes them.
     let cases: Vec<(&str, Verb, String, [u16; 10])> = vec![
@@ -240,6 +252,42 @@ async fn the_authorization_matrix_holds() {
             "/v1/api-keys".into(),
             [401, 200, 403, 403, 403, 403, 403, 403, 403, 403],
         ),
+        (
+            "read the project's history",
+            Verb::Get,
+            format!("{project}/history"),
+            [401, 200, 200, 403, 403, 403, 403, 403],
+        ),
+        (
+            "read a number's history",
+            Verb::Get,
+            format!("{value}/history"),
+            [401, 200, 403, 200, 403, 200, 403, 403],
+        ),
+        (
+            "restore a number",
+            Verb::Post(json!({"revision": revision})),
+            format!("{value}/restore"),
+            [401, 200, 403, 200, 403, 200, 403, 403],
+        ),
+        (
+            "query a number (only its programme's administrator)",
+            Verb::Post(json!({"status": "queried"})),
+            format!("{value}/verification"),
+            [401, 200, 403, 403, 403, 403, 403, 403],
+        ),
+        (
+            "erase the project's contact",
+            Verb::Delete,
+            format!("{project}/contact"),
+            [401, 204, 204, 403, 403, 403, 403, 403],
+        ),
+        (
+            "rotate one's own key",
+            Verb::Post(json!({"name": "rotated"})),
+            "/v1/api-keys/current/successor".into(),
+            [401, 201, 201, 201, 201, 201, 201, 201],
+        ),
     ];
     let mut failures = Vec::new();
     for (what, verb, path, expected) in &cases {
@@ -258,6 +306,7 @@ async fn the_authorization_matrix_holds() {
                 Verb::Post(body) => Verb::Post(body.clone()),
                 Verb::Patch(body) => Verb::Patch(body.clone()),
                 Verb::Get => Verb::Get,
+                Verb::Delete => Verb::Delete,
             };
             let status = call(&app, *token, &verb, path).await;
             if status != expected[i] {
