@@ -12,7 +12,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::resources::{
     activities, api_keys, changes, dump, health, indicators, metrics, organisations, partners,
-    programmes, projects, sources, stats, territories, vocabularies,
+    programmes, projects, sources, stats, territories, vocabularies, webhooks,
 };
 use crate::state::AppState;
 use crate::web::error::ApiError;
@@ -33,7 +33,8 @@ fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .configure(changes::configure)
         .configure(dump::configure)
         .configure(vocabularies::configure)
-        .configure(api_keys::configure);
+        .configure(api_keys::configure)
+        .configure(webhooks::configure);
 }
 
 fn collect<T>(app: utoipa_actix_web::UtoipaApp<T>) -> (App<T>, OpenApi)

@@ -169,6 +169,46 @@ pub struct ServeArgs {
         requires = "database_url"
     )]
     pub database_read_url: Option<String>,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WebhookArgs {
+    /// Waits between the retries of a failed webhook delivery (`ms`, `s`, `m`, `h`, `d`); after
+    /// the last one the subscription is disabled. The default retries for about 3.7 days.
+    #[arg(long = "webhook-retry-schedule", env = "KOPA_WEBHOOK_RETRY_SCHEDULE",
+        default_value = crate::state::DEFAULT_SCHEDULE, value_parser = crate::state::parse_schedule)]
+    pub retry_schedule: std::vec::Vec<Duration>,
+    /// How often the delivery worker looks for changes to deliver (milliseconds).
+    #[arg(
+        long = "webhook-interval-ms",
+        env = "KOPA_WEBHOOK_INTERVAL_MS",
+        default_value_t = 1000
+    )]
+    pub interval_ms: u64,
+    /// How long a receiver may take to answer (milliseconds).
+    #[arg(
+        long = "webhook-timeout-ms",
+        env = "KOPA_WEBHOOK_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub timeout_ms: u64,
+    /// Allow webhook URLs on loopback and private networks (for testing; never in production).
+    #[arg(long = "webhook-allow-private", env = "KOPA_WEBHOOK_ALLOW_PRIVATE",
+        value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_private: bool,
+}
+
+impl WebhookArgs {
+    pub fn delivery(&self) -> crate::state::DeliveryConfig {
+        crate::state::DeliveryConfig {
+            schedule: self.retry_schedule.clone(),
+            interval: Duration::from_millis(self.interval_ms),
+            timeout: Duration::from_millis(self.timeout_ms),
+            allow_private: self.allow_private,
+        }
+    }
 }
 
 impl ServeArgs {

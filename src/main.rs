@@ -153,7 +153,12 @@ fn serve(args: ServeArgs) -> Result<()> {
             }
         }
         actix_web::rt::spawn(kopa::web::idempotency::purge_periodically(pool.clone()));
-        let mut state = kopa::state::AppState::new(pool, limits);
+        let delivery = args.webhooks.delivery();
+        actix_web::rt::spawn(kopa::resources::webhooks::delivery::run(
+            pool.clone(),
+            delivery.clone(),
+        ));
+        let mut state = kopa::state::AppState::new(pool, limits).with_webhooks(delivery);
         let mut store = kopa::web::response_store::ResponseStore::new(args.response_store_mb);
         if let Some(read_url) = &args.database_read_url {
             let read_pool = kopa::db::pool(

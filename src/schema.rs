@@ -394,3 +394,5 @@ diesel::table! {
         duration_ms -> Int4,
     }
 }
+
+diesel::allow_tables_to_appear_in_same_query!(webhooks, webhook_deliveries, webhook_attempts);

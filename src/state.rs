@@ -1,6 +1,8 @@
 //! The application state every handler and middleware shares: the connection pools and the
 //! rate limiter, and where a request's reads and writes go (primary or replica).
 
+use std::time::Duration;
+
 use actix_web::web;
 use diesel_async::RunQueryDsl;
 
@@ -19,6 +21,8 @@ pub struct AppState {
     pub limiter: RateLimiter,
     /// Anonymous reads kept until the registry changes (off unless configured).
     pub store: Arc<ResponseStore>,
+    /// How webhook deliveries (and pings) are made.
+    pub webhooks: DeliveryConfig,
 }
 
 impl AppState {
@@ -28,12 +32,19 @@ impl AppState {
             read_pool: None,
             limiter: RateLimiter::new(limits),
             store: Arc::new(ResponseStore::new(0)),
+            webhooks: DeliveryConfig::default(),
         }
     }
 
     /// Keeps anonymous reads in `store` (whose listener the caller runs).
     pub fn with_store(mut self, store: Arc<ResponseStore>) -> Self {
         self.store = store;
+        self
+    }
+
+    /// Makes webhook deliveries so.
+    pub fn with_webhooks(mut self, webhooks: DeliveryConfig) -> Self {
+        self.webhooks = webhooks;
         self
     }
 
@@ -108,4 +119,58 @@ impl Reader {
     pub async fn conn(&self) -> ApiResult<DbConn> {
         self.state.reader(&self.caller).await
     }
+}
+
+/// How deliveries are made.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// Wait before each retry of a failed delivery; after the last one fails the subscription
+    /// is disabled.
+    pub schedule: Vec<Duration>,
+    /// How often the worker looks for work.
+    pub interval: Duration,
+    /// How long a receiver may take to answer.
+    pub timeout: Duration,
+    /// Whether URLs may point at loopback, private or link-local addresses (off in
+    /// production: a subscription must not make Kopa call its own network).
+    pub allow_private: bool,
+}
+
+/// The default retry schedule: about 3.7 days of exponential backoff.
+pub const DEFAULT_SCHEDULE: &str = "5s,1m,5m,30m,2h,5h,10h,10h,14h,24h,24h";
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            schedule: parse_schedule(DEFAULT_SCHEDULE).unwrap_or_default(),
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(10),
+            allow_private: false,
+        }
+    }
+}
+
+/// `5s,1m,2h` as durations (`ms`, `s`, `m`, `h` and `d` suffixes).
+pub fn parse_schedule(text: &str) -> Result<Vec<Duration>, String> {
+    text.split(',')
+        .map(|step| {
+            let step = step.trim();
+            let split = step
+                .find(|c: char| !c.is_ascii_digit())
+                .ok_or_else(|| format!("{step:?} has no unit (ms, s, m, h or d)"))?;
+            let (number, unit) = step.split_at(split);
+            let number: u64 = number
+                .parse()
+                .map_err(|_| format!("{step:?} is not a duration"))?;
+            let millis = match unit {
+                "ms" => 1,
+                "s" => 1_000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                "d" => 86_400_000,
+                _ => return Err(format!("{step:?}: the unit is ms, s, m, h or d")),
+            };
+            Ok(Duration::from_millis(number * millis))
+        })
+        .collect()
 }

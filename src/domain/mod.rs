@@ -83,6 +83,9 @@ id_type!(/// A source's id.
     SourceId => "source");
 id_type!(/// An API key's id.
     ApiKeyId => "API key");
+id_type!(
+    /// A webhook subscription.
+    WebhookId => "webhook");
 
 crate::text_enum! {
     /// Lifecycle of a project. `draft` records are not yet published.

@@ -142,7 +142,7 @@ pub struct Position {
 
 /// The kinds of audit-log rows the feed serves (funding lines and keys are history only).
 const FEED_RESOURCES: &str =
-    "a.resource IN ('organisation', 'programme', 'project', 'partner', 'activity', 'indicator', 'metric')";
+    "a.resource IN ('organisation', 'programme', 'project', 'partner', 'activity', 'indicator', 'metric', 'source')";
 
 /// What a reader of the feed asks for.
 pub struct FeedQuery<'a> {

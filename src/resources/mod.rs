@@ -18,3 +18,4 @@ pub mod sources;
 pub mod stats;
 pub mod territories;
 pub mod vocabularies;
+pub mod webhooks;

@@ -51,7 +51,8 @@ https://creativecommons.org/licenses/by/4.0/; `x-data-license`); every read of i
         (name = "vocabularies", description = "Controlled vocabularies with labels"),
         (name = "territories", description = "Latvia's administrative territories (ATVK), with points and today's successors"),
         (name = "sources", description = "The pages and documents records rest on, and the terms of their texts"),
-        (name = "api-keys", description = "API keys (admin)"),
+        (name = "api-keys", description = "API keys (admin), and a key's own rotation"),
+        (name = "webhooks", description = "Subscriptions told of changes, signed the Standard Webhooks way"),
         (name = "operations", description = "Liveness, readiness and Prometheus metrics"),
     ),
     components(schemas(Problem, FieldError, crate::web::csv_export::Format, crate::domain::language::Lang))

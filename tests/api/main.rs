@@ -24,3 +24,4 @@ mod spreadsheets;
 mod stats;
 mod store;
 mod support;
+mod webhooks;

@@ -445,7 +445,12 @@ impl TestApp {
     }
 
     async fn serve(state: kopa::state::AppState) -> Caller {
-        let state = web::Data::new(state);
+        // Webhook receivers in tests listen on loopback.
+        let webhooks = kopa::state::DeliveryConfig {
+            allow_private: true,
+            ..Default::default()
+        };
+        let state = web::Data::new(state.with_webhooks(webhooks));
         let service = Rc::new(actix_web::test::init_service(kopa::app::build(state)).await);
         Rc::new(move |request: TestRequest| {
             let service = service.clone();
@@ -467,6 +472,11 @@ impl TestApp {
             None => request,
         };
         (self.call)(request).await
+    }
+
+    /// This instance's connection pool (for running its background work in a test).
+    pub fn pool(&self) -> DbPool {
+        self.pool.clone()
     }
 
     /// Acts as `token` (`None`: anonymous) for the following requests.
