@@ -132,14 +132,25 @@ async fn the_authorization_matrix_holds() {
     let other_all = app
         .key(
             Some(&w.other),
-            &["projects:write", "metrics:write", "read:private"],
+            &[
+                "projects:write",
+                "metrics:write",
+                "read:private",
+                "metrics:verify",
+            ],
         )
         .await;
     let administrator_private = app.key(Some(&w.administrator), &["read:private"]).await;
     let administrator_all = app
         .key(
             Some(&w.administrator),
-            &["projects:write", "metrics:write", "read:private"],
+            &[
+                "projects:write",
+                "metrics:write",
+                "read:private",
+                "metrics:verify",
+                "webhooks:manage",
+            ],
         )
         .await;
 
@@ -256,37 +267,37 @@ async fn the_authorization_matrix_holds() {
             "read the project's history",
             Verb::Get,
             format!("{project}/history"),
-            [401, 200, 200, 403, 403, 403, 403, 403],
+            [401, 200, 200, 403, 403, 403, 403, 403, 403, 403],
         ),
         (
             "read a number's history",
             Verb::Get,
             format!("{value}/history"),
-            [401, 200, 403, 200, 403, 200, 403, 403],
+            [401, 200, 403, 200, 403, 200, 403, 403, 403, 403],
         ),
         (
             "restore a number",
             Verb::Post(json!({"revision": revision})),
             format!("{value}/restore"),
-            [401, 200, 403, 200, 403, 200, 403, 403],
+            [401, 200, 403, 200, 403, 200, 403, 403, 403, 403],
         ),
         (
             "query a number (only its programme's administrator)",
             Verb::Post(json!({"status": "queried"})),
             format!("{value}/verification"),
-            [401, 200, 403, 403, 403, 403, 403, 403],
+            [401, 200, 403, 403, 403, 403, 403, 403, 403, 200],
         ),
         (
             "erase the project's contact",
             Verb::Delete,
             format!("{project}/contact"),
-            [401, 204, 204, 403, 403, 403, 403, 403],
+            [401, 204, 204, 403, 403, 403, 403, 403, 403, 403],
         ),
         (
             "rotate one's own key",
             Verb::Post(json!({"name": "rotated"})),
             "/v1/api-keys/current/successor".into(),
-            [401, 201, 201, 201, 201, 201, 201, 201],
+            [401, 201, 201, 201, 201, 201, 201, 201, 201, 201],
         ),
     ];
     let mut failures = Vec::new();

@@ -109,6 +109,28 @@ export interface paths {
         patch: operations["update_activity"];
         trace?: never;
     };
+    "/v1/activities/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * History of an activity
+         * @description Every change, oldest first: who made it, when, and the old and new value of each
+         *     changed field. For keys that may change the record; contact values only for keys
+         *     that may see the project's contacts.
+         */
+        get: operations["activity_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/api-keys": {
         parameters: {
             query?: never;
@@ -124,6 +146,49 @@ export interface paths {
          * @description The response is the only place the key appears; store it.
          */
         post: operations["create_api_key"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/api-keys/current/expiry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set the calling key's expiry
+         * @description A key may bring its own end forward (never past an expiry the operator gave it).
+         */
+        post: operations["expire_current_key"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/api-keys/current/successor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate the calling key
+         * @description Creates the calling key's successor — same organisation, same scopes — and sets when the
+         *     calling key stops working (by default in 24 hours), so a partner can rotate its key without
+         *     the operator. Neither key outlives the calling key's own expiry. The response is the only
+         *     place the new key appears; store it.
+         */
+        post: operations["create_successor"];
         delete?: never;
         options?: never;
         head?: never;
@@ -505,6 +570,28 @@ export interface paths {
         patch: operations["update_indicator"];
         trace?: never;
     };
+    "/v1/indicators/{code}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * History of an indicator
+         * @description Every change, oldest first: who made it, when, and the old and new value of each
+         *     changed field. For keys that may change the record; contact values only for keys
+         *     that may see the project's contacts.
+         */
+        get: operations["indicator_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/metrics": {
         parameters: {
             query?: never;
@@ -537,10 +624,14 @@ export interface paths {
         /**
          * Push outcome numbers in bulk
          * @description Upserts up to 10,000 metric values by their natural key (project, indicator, activity,
-         *     period, target group, kind): all or nothing. A 422 lists every bad item as `items[i].field`;
-         *     a 403 lists the items whose project the key may not write. With `dry_run=true` the same
-         *     checks run and the summary says what would happen; nothing is written. Send an
-         *     `Idempotency-Key` header to make retries safe: a replay returns the first response.
+         *     period, target group, kind), or by the partner's `external_id`: all or nothing. The body is
+         *     JSON, or a spreadsheet (`text/csv` or XLSX) with one row per value and the items' field
+         *     names (or their Latvian aliases) as headers. A 422 lists every bad item as
+         *     `items[i].field` (for a spreadsheet: `row 7, column "value"`); a 403 lists the items whose
+         *     project the key may not write; a 409 names both records when an external id and the
+         *     natural key point at different ones. With `dry_run=true` the same checks run and the
+         *     summary says what would happen; nothing is written. Send an `Idempotency-Key` header to
+         *     make retries safe: a replay returns the first response.
          */
         post: operations["push_metrics"];
         delete?: never;
@@ -571,6 +662,49 @@ export interface paths {
         patch: operations["update_metric"];
         trace?: never;
     };
+    "/v1/metrics/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * History of a metric value
+         * @description Every change, oldest first: who made it, when, and the old and new value of each
+         *     changed field. For keys that may change the record; contact values only for keys
+         *     that may see the project's contacts.
+         */
+        get: operations["metric_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/metrics/{id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore a metric value to an earlier revision
+         * @description Sets the value back to the number a revision stored: a new revision, attributed to the
+         *     caller, marked `restored` in the value's history. For keys that may write the value.
+         */
+        post: operations["restore_metric"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/metrics/{id}/revisions": {
         parameters: {
             query?: never;
@@ -585,6 +719,29 @@ export interface paths {
         get: operations["list_revisions"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/metrics/{id}/verification": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify or query a metric value
+         * @description For the organisation that administers the project's programme (main programme or a funding
+         *     line's; key scope `metrics:verify`) or an operator. The decision, its note, who made it and
+         *     when are kept on the value and in its history; a later change of the number makes it
+         *     `reported` again.
+         */
+        post: operations["verify_metric"];
         delete?: never;
         options?: never;
         head?: never;
@@ -638,6 +795,28 @@ export interface paths {
         patch: operations["update_organisation"];
         trace?: never;
     };
+    "/v1/organisations/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * History of an organisation
+         * @description Every change, oldest first: who made it, when, and the old and new value of each
+         *     changed field. For keys that may change the record; contact values only for keys
+         *     that may see the project's contacts.
+         */
+        get: operations["organisation_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/programmes": {
         parameters: {
             query?: never;
@@ -683,6 +862,28 @@ export interface paths {
         head?: never;
         /** Update a programme (JSON Merge Patch) */
         patch: operations["update_programme"];
+        trace?: never;
+    };
+    "/v1/programmes/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * History of a programme
+         * @description Every change, oldest first: who made it, when, and the old and new value of each
+         *     changed field. For keys that may change the record; contact values only for keys
+         *     that may see the project's contacts.
+         */
+        get: operations["programme_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/projects": {
@@ -755,6 +956,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/projects/{id}/contact": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Erase a project's contact
+         * @description Removes the contact person from the project, from every entry of its history and from
+         *     stored idempotent responses, and records the erasure (who, when, which fields) in the
+         *     project's history. For keys that may edit the project. Takes `If-Match`.
+         */
+        delete: operations["erase_contact"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * History of a project and its funding lines
+         * @description Every change, oldest first: who made it, when, and the old and new value of each
+         *     changed field. For keys that may change the record; contact values only for keys
+         *     that may see the project's contacts.
+         */
+        get: operations["project_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/projects/{id}/metrics": {
         parameters: {
             query?: never;
@@ -771,6 +1016,29 @@ export interface paths {
          *     use `PATCH` to change it.
          */
         post: operations["create_metric"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{id}/metrics/template": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A sheet to fill in for a project
+         * @description One row per expected number: each indicator the project reports (every catalogued one when
+         *     it reports none yet) for each calendar year of its period (or each period it has reported,
+         *     when its dates are unknown), as `actual` values, with what is stored already filled in. Fill
+         *     in `value` and push the file to `POST /v1/metrics/batch` as it is.
+         */
+        get: operations["metric_template"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -814,6 +1082,28 @@ export interface paths {
         patch: operations["update_partner"];
         trace?: never;
     };
+    "/v1/projects/{id}/partners/{partner_id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * History of a partner
+         * @description Every change, oldest first: who made it, when, and the old and new value of each
+         *     changed field. For keys that may change the record; contact values only for keys
+         *     that may see the project's contacts.
+         */
+        get: operations["partner_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sources": {
         parameters: {
             query?: never;
@@ -852,6 +1142,28 @@ export interface paths {
         head?: never;
         /** Update a source (JSON Merge Patch) */
         patch: operations["update_source"];
+        trace?: never;
+    };
+    "/v1/sources/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * History of a source
+         * @description Every change, oldest first: who made it, when, and the old and new value of each
+         *     changed field. For keys that may change the record; contact values only for keys
+         *     that may see the project's contacts.
+         */
+        get: operations["source_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/stats/funding": {
@@ -993,6 +1305,116 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List subscriptions
+         * @description An operator sees every subscription; a key with `webhooks:manage` its organisation's.
+         */
+        get: operations["list_webhooks"];
+        put?: never;
+        /**
+         * Subscribe to changes
+         * @description For an operator, or a key with `webhooks:manage` (the subscription is then its
+         *     organisation's). Deliveries start with the changes made from now on. Drafts reach the
+         *     subscriber as the creating key could read them: without private access, only as `delete`
+         *     tombstones (id and url). The response is the only place the signing secret appears.
+         */
+        post: operations["create_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a subscription */
+        get: operations["find_webhook"];
+        put?: never;
+        post?: never;
+        /** Unsubscribe */
+        delete: operations["delete_webhook"];
+        options?: never;
+        head?: never;
+        /** Change a subscription (JSON Merge Patch) */
+        patch: operations["update_webhook"];
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List delivery attempts
+         * @description Oldest first.
+         */
+        get: operations["list_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/ping": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a test delivery
+         * @description POSTs a signed `{"type": "ping", ...}` to the subscription's URL now, with the same headers
+         *     and signature as a real delivery, and says what the receiver answered. Nothing is queued or
+         *     retried.
+         */
+        post: operations["ping_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a subscription's secret
+         * @description Deliveries are signed with the new secret at once, and for 24 hours also with the old one
+         *     (the `webhook-signature` header then carries both), so a receiver can switch over without
+         *     missing one. The response is the only place the new secret appears.
+         */
+        post: operations["rotate_secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1096,6 +1518,11 @@ export interface components {
              * @example 1
              */
             version: number;
+            /**
+             * @description The partner's own key for the activity, unique within the project.
+             * @example LSK-2013-course-7
+             */
+            external_id: string | null;
         };
         /** @description The writable fields of an activity (create body; PATCH merges into it). */
         ActivityInput: {
@@ -1167,6 +1594,12 @@ export interface components {
              *     ]
              */
             inferred?: string[];
+            /**
+             * @description The partner's own key for the activity, unique within the project (a metric batch may
+             *     name the activity by it).
+             * @example LSK-2013-course-7
+             */
+            external_id?: string | null;
         };
         /** @description JSON Merge Patch of a `ActivityInput`: any subset of its fields; `null` clears an optional field. */
         ActivityPatch: {
@@ -1238,6 +1671,12 @@ export interface components {
              *     ]
              */
             inferred?: string[] | null;
+            /**
+             * @description The partner's own key for the activity, unique within the project (a metric batch may
+             *     name the activity by it).
+             * @example LSK-2013-course-7
+             */
+            external_id?: string | null;
         };
         /**
          * @description How one project's values of an indicator combine over periods and activities: `sum` adds
@@ -1286,6 +1725,11 @@ export interface components {
             last_used_at: string | null;
             /** Format: date-time */
             created_at: string;
+            /**
+             * Format: uuid
+             * @description The key that created this one as its successor.
+             */
+            predecessor_id: string | null;
         };
         /** @description A key just created: the only response that carries the secret. */
         ApiKeyCreated: components["schemas"]["ApiKey"] & {
@@ -1340,6 +1784,11 @@ export interface components {
              */
             activity_id?: string | null;
             /**
+             * @description The activity by its `external_id` instead (within the same project).
+             * @example LSK-2013-course-7
+             */
+            activity_external_id?: string | null;
+            /**
              * Format: date
              * @description First day of the period (with `period_end`; both null when unknown).
              * @example 2013-01-01
@@ -1368,6 +1817,12 @@ export interface components {
             note?: string | null;
             /** @description How exact `value` is; default `exact`. */
             qualifier?: components["schemas"]["Qualifier"];
+            /**
+             * @description The partner's own key for the value, unique within the project: pushing it again
+             *     updates the value it names, even when its period or other natural-key fields changed.
+             * @example LSK-2013-trained
+             */
+            external_id?: string | null;
         };
         /** @description A batch of outcome numbers. */
         BatchRequest: {
@@ -1491,6 +1946,45 @@ export interface components {
          * @enum {string}
          */
         DatePrecision: "day" | "month" | "year";
+        /** @description One attempt to deliver a change. */
+        DeliveryAttempt: {
+            /**
+             * Format: int64
+             * @description Sequence number of the attempt.
+             */
+            id: number;
+            /** @description The delivery's `webhook-id`: the change's feed cursor. */
+            message_id: string;
+            /**
+             * @description `pending` (waiting or being retried) or `delivered`.
+             * @example delivered
+             */
+            status: string;
+            /** Format: date-time */
+            attempted_at: string;
+            /**
+             * Format: int32
+             * @description What the receiver answered (null when no answer came).
+             */
+            status_code: number | null;
+            /** @description Why the attempt failed, when it did without an answer. */
+            error: string | null;
+            /** Format: int32 */
+            duration_ms: number;
+            /**
+             * Format: date-time
+             * @description When the delivery is tried next, while it is pending.
+             */
+            next_attempt_at: string | null;
+        };
+        /** @description A key's own new expiry. */
+        ExpiryInput: {
+            /**
+             * Format: date-time
+             * @description When this key stops working: no later than it would have.
+             */
+            expires_at: string;
+        };
         /** @description How many of the selected records have one value of a field. */
         FacetCount: {
             /**
@@ -1636,6 +2130,68 @@ export interface components {
              */
             status: string;
         };
+        /** @description One change of a record. */
+        HistoryEntry: {
+            /**
+             * Format: int64
+             * @description Sequence number of the change (increasing).
+             * @example 1042
+             */
+            id: number;
+            /**
+             * @description The kind of record changed: the record itself, or `funding` for a project's funding line.
+             * @example project
+             */
+            resource: string;
+            /**
+             * Format: uuid
+             * @description The changed record's id.
+             * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a81
+             */
+            record_id: string;
+            op: components["schemas"]["HistoryOp"];
+            /**
+             * @description What the change was when it was more than an edit: `published` (a project left draft, or
+             *     a part of it was published with it), `withdrawn` (moved back to draft), `restored` (a
+             *     metric value set back to an earlier revision), `verified` (verification changed),
+             *     `contact_erased`.
+             * @example published
+             */
+            event: string | null;
+            /**
+             * Format: int32
+             * @description The record's version after the change (null for deletes and funding lines).
+             * @example 3
+             */
+            version: number | null;
+            /**
+             * @description Each changed field with its value before and after (`null` before a create, after a
+             *     delete). A contact field a reader may not see, or that was erased, has both values
+             *     `null` and says `withheld` or `erased`.
+             */
+            changes: Record<string, never>;
+            /**
+             * Format: uuid
+             * @description The API key that made the change (null for changes made without a key).
+             */
+            api_key_id: string | null;
+            /**
+             * Format: uuid
+             * @description The organisation of that key.
+             */
+            organisation_id: string | null;
+            /**
+             * Format: date-time
+             * @description When the change was made.
+             * @example 2026-11-23T10:00:00Z
+             */
+            changed_at: string;
+        };
+        /**
+         * @description What a change did to the record.
+         * @enum {string}
+         */
+        HistoryOp: "create" | "update" | "delete";
         /** @description A catalogued kind of outcome number. */
         Indicator: {
             /**
@@ -1898,6 +2454,12 @@ export interface components {
             inferred?: string[];
             /** @description The sources the number rests on (replaced as a whole on PATCH). */
             sources?: components["schemas"]["SourceLink"][];
+            /**
+             * @description The partner's own key for the value, unique within the project: pushing it again
+             *     updates the value it names.
+             * @example LSK-2013-trained
+             */
+            external_id?: string | null;
         };
         /**
          * @description What a number is: an achieved `actual`, a planned `target`, or a `baseline` before the project.
@@ -1955,6 +2517,12 @@ export interface components {
             inferred?: string[] | null;
             /** @description The sources the number rests on (replaced as a whole on PATCH). */
             sources?: components["schemas"]["SourceLink"][] | null;
+            /**
+             * @description The partner's own key for the value, unique within the project: pushing it again
+             *     updates the value it names.
+             * @example LSK-2013-trained
+             */
+            external_id?: string | null;
         };
         /** @description One change of a metric value. */
         MetricRevision: {
@@ -2085,6 +2653,30 @@ export interface components {
              * @example 1
              */
             version: number;
+            /**
+             * @description The partner's own key for the value, unique within the project.
+             * @example LSK-2013-trained
+             */
+            external_id: string | null;
+            /** @description `reported` as pushed; `verified` or `queried` by the programme's administrator. */
+            verification: components["schemas"]["Verification"];
+            /**
+             * @description Why it was verified or queried.
+             * @example Matches the signed attendance lists.
+             */
+            verification_note: string | null;
+            /**
+             * Format: uuid
+             * @description The organisation that verified or queried it (null: an operator, or not yet).
+             * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b
+             */
+            verified_by: string | null;
+            /**
+             * Format: date-time
+             * @description When it was verified or queried.
+             * @example 2026-11-23T10:00:00Z
+             */
+            verified_at: string | null;
         };
         /**
          * @description What happened to a record.
@@ -2346,6 +2938,52 @@ export interface components {
             };
         };
         /** @description One page of a list. */
+        Page_DeliveryAttempt: {
+            /** @description The records on this page, in list order. */
+            data: components["schemas"]["DeliveryAttempt"][];
+            /**
+             * @description Pass as `cursor` to get the next page; `null` on the last page.
+             * @example eyJrIjoiMDE5M2EzYzQtNWQ2ZS03ZjgwLTlhMWItMmMzZDRlNWY2YTdiIn0
+             */
+            next_cursor: string | null;
+            /**
+             * Format: int64
+             * @description Total number of records matching the filters; present only with `count=true`.
+             * @example 42
+             */
+            total?: number;
+            /**
+             * @description Counts of the records the filters select by each value of the fields `facets=` names
+             *     (lists that offer facets, with `facets`).
+             */
+            facets?: {
+                [key: string]: components["schemas"]["FacetCount"][];
+            };
+        };
+        /** @description One page of a list. */
+        Page_HistoryEntry: {
+            /** @description The records on this page, in list order. */
+            data: components["schemas"]["HistoryEntry"][];
+            /**
+             * @description Pass as `cursor` to get the next page; `null` on the last page.
+             * @example eyJrIjoiMDE5M2EzYzQtNWQ2ZS03ZjgwLTlhMWItMmMzZDRlNWY2YTdiIn0
+             */
+            next_cursor: string | null;
+            /**
+             * Format: int64
+             * @description Total number of records matching the filters; present only with `count=true`.
+             * @example 42
+             */
+            total?: number;
+            /**
+             * @description Counts of the records the filters select by each value of the fields `facets=` names
+             *     (lists that offer facets, with `facets`).
+             */
+            facets?: {
+                [key: string]: components["schemas"]["FacetCount"][];
+            };
+        };
+        /** @description One page of a list. */
         Page_Indicator: {
             /** @description The records on this page, in list order. */
             data: components["schemas"]["Indicator"][];
@@ -2529,6 +3167,29 @@ export interface components {
                 [key: string]: components["schemas"]["FacetCount"][];
             };
         };
+        /** @description One page of a list. */
+        Page_Webhook: {
+            /** @description The records on this page, in list order. */
+            data: components["schemas"]["Webhook"][];
+            /**
+             * @description Pass as `cursor` to get the next page; `null` on the last page.
+             * @example eyJrIjoiMDE5M2EzYzQtNWQ2ZS03ZjgwLTlhMWItMmMzZDRlNWY2YTdiIn0
+             */
+            next_cursor: string | null;
+            /**
+             * Format: int64
+             * @description Total number of records matching the filters; present only with `count=true`.
+             * @example 42
+             */
+            total?: number;
+            /**
+             * @description Counts of the records the filters select by each value of the fields `facets=` names
+             *     (lists that offer facets, with `facets`).
+             */
+            facets?: {
+                [key: string]: components["schemas"]["FacetCount"][];
+            };
+        };
         /** @description An organisation's part in a project. */
         Partner: {
             /**
@@ -2637,6 +3298,20 @@ export interface components {
              * @example 0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6a83
              */
             activity_id?: string | null;
+        };
+        /** @description What a ping came to. */
+        PingResult: {
+            /** @description Whether the receiver answered 2xx. */
+            delivered: boolean;
+            /**
+             * Format: int32
+             * @description What it answered.
+             */
+            status_code: number | null;
+            /** @description Why there was no answer. */
+            error: string | null;
+            /** Format: int64 */
+            duration_ms: number;
         };
         /**
          * @description A place with a point of its own (WGS 84): where a project or activity worked, more precisely
@@ -3501,6 +4176,15 @@ export interface components {
          * @enum {string}
          */
         Resource: "organisation" | "programme" | "project" | "partner" | "activity" | "indicator" | "metric" | "source";
+        /** @description Which earlier revision to go back to. */
+        RestoreInput: {
+            /**
+             * Format: int64
+             * @description The revision's `id` (`/v1/metrics/{id}/revisions`) whose value to restore.
+             * @example 17
+             */
+            revision: number;
+        };
         /**
          * @description What a revision records.
          * @enum {string}
@@ -3510,7 +4194,7 @@ export interface components {
          * @description What an API key may do (see the module table).
          * @enum {string}
          */
-        Scope: "metrics:write" | "projects:write" | "read:private" | "admin";
+        Scope: "metrics:write" | "projects:write" | "read:private" | "admin" | "webhooks:manage" | "metrics:verify";
         /** @description A source: a page or document that records rest on. */
         Source: {
             /**
@@ -3787,6 +4471,32 @@ export interface components {
              * @example 0
              */
             inexact_values: number;
+            /**
+             * Format: int64
+             * @description How many of the group's values of `kind` are not verified (reported or queried); with
+             *     `verified=true` they are left out of `value`, `projects` and `values`.
+             * @example 1
+             */
+            unverified: number;
+        };
+        /** @description What a key asks of its successor. */
+        SuccessorInput: {
+            /**
+             * @description The new key's name (default: this key's).
+             * @example LSK reporting system 2027
+             */
+            name?: string | null;
+            /**
+             * Format: date-time
+             * @description When the new key stops working (default: when this one would have; never later).
+             */
+            expires_at?: string | null;
+            /**
+             * Format: date-time
+             * @description When this key stops working (default: in 24 hours, so a partner can switch over; never
+             *     later than it would have).
+             */
+            retire_at?: string | null;
         };
         /** @description One entry of a vocabulary. */
         Term: {
@@ -3921,6 +4631,22 @@ export interface components {
             /** @description Russian. */
             ru?: components["schemas"]["TranslatedTexts"];
         };
+        /**
+         * @description Where a number stands: `reported` as pushed by a partner, `verified` or `queried` by the
+         *     organisation that administers the project's programme (or an operator).
+         * @enum {string}
+         */
+        Verification: "reported" | "verified" | "queried";
+        /** @description A verification decision. */
+        VerificationInput: {
+            /** @description `verified`, `queried`, or `reported` to withdraw a decision. */
+            status: components["schemas"]["Verification"];
+            /**
+             * @description Why: what was checked, or what is in doubt.
+             * @example Matches the signed attendance lists.
+             */
+            note?: string | null;
+        };
         /** @description A vocabulary with all its terms, in display order. */
         Vocabulary: {
             /** @description Name of the vocabulary. */
@@ -3938,6 +4664,129 @@ export interface components {
          * @enum {string}
          */
         VocabularyName: "target_groups" | "regions" | "organisation_kinds" | "partner_roles" | "activity_kinds" | "units" | "programme_roles" | "territories";
+        /** @description A subscription. */
+        Webhook: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The organisation whose subscription it is (`null`: an operator's).
+             */
+            owner_id: string | null;
+            /** @example https://portal.example.org/kopa-hook */
+            url: string;
+            description: string | null;
+            /** @description Kinds of record delivered (empty: every kind). */
+            resources: components["schemas"]["Resource"][];
+            /**
+             * Format: uuid
+             * @description Only changes of this project.
+             */
+            project_id: string | null;
+            /**
+             * Format: uuid
+             * @description Only changes of projects this organisation leads or partners in.
+             */
+            organisation_id: string | null;
+            /**
+             * @description Whether drafts reach the subscriber as content (`own`: its organisation's, `all`) or
+             *     only as tombstones (`published`): what its creator's key could read.
+             * @example published
+             */
+            visibility: string;
+            enabled: boolean;
+            /** @description Why deliveries stopped, when the subscription was disabled after persistent failure. */
+            disabled_reason: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: int32 */
+            version: number;
+        };
+        /** @description What a subscription asks for (create body; PATCH merges into it). */
+        WebhookInput: {
+            /**
+             * @description Where deliveries are POSTed (http or https; not an address on a private network).
+             * @example https://portal.example.org/kopa-hook
+             */
+            url: string;
+            /**
+             * @description What the subscription is for.
+             * @example Municipal portal: Latgale projects
+             */
+            description?: string | null;
+            /**
+             * @description Only changes of these kinds of record (empty or absent: every kind).
+             * @example [
+             *       "project",
+             *       "metric"
+             *     ]
+             */
+            resources?: components["schemas"]["Resource"][];
+            /**
+             * Format: uuid
+             * @description Only changes of this project and its partners, activities and numbers.
+             */
+            project_id?: string | null;
+            /**
+             * Format: uuid
+             * @description Only changes of the projects this organisation leads or partners in (and of the
+             *     organisation itself).
+             */
+            organisation_id?: string | null;
+            /**
+             * @description Whether deliveries go out; setting it back to `true` after the subscription was
+             *     disabled retries the waiting delivery at once.
+             */
+            enabled?: boolean;
+        };
+        /** @description JSON Merge Patch of a `WebhookInput`: any subset of its fields; `null` clears an optional field. */
+        WebhookPatch: {
+            /**
+             * @description Where deliveries are POSTed (http or https; not an address on a private network).
+             * @example https://portal.example.org/kopa-hook
+             */
+            url?: string;
+            /**
+             * @description What the subscription is for.
+             * @example Municipal portal: Latgale projects
+             */
+            description?: string | null;
+            /**
+             * @description Only changes of these kinds of record (empty or absent: every kind).
+             * @example [
+             *       "project",
+             *       "metric"
+             *     ]
+             */
+            resources?: components["schemas"]["Resource"][] | null;
+            /**
+             * Format: uuid
+             * @description Only changes of this project and its partners, activities and numbers.
+             */
+            project_id?: string | null;
+            /**
+             * Format: uuid
+             * @description Only changes of the projects this organisation leads or partners in (and of the
+             *     organisation itself).
+             */
+            organisation_id?: string | null;
+            /**
+             * @description Whether deliveries go out; setting it back to `true` after the subscription was
+             *     disabled retries the waiting delivery at once.
+             */
+            enabled?: boolean | null;
+        };
+        /** @description A subscription with its signing secret: answered only on creation and rotation. */
+        WebhookWithSecret: components["schemas"]["Webhook"] & {
+            /**
+             * @description The signing secret (`whsec_...`): give it to your Standard Webhooks library to verify
+             *     deliveries. Shown only now.
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+             */
+            secret: string;
+        };
     };
     responses: {
         /** @description Malformed request: bad JSON syntax, or a bad or unknown query parameter */
@@ -4360,6 +5209,59 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    activity_history: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: number;
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path: {
+                /** @description Activity id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of changes */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0; `<url>; rel="next"` when there is a next page */
+                    Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_HistoryEntry"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     list_api_keys: {
         parameters: {
             query?: {
@@ -4430,6 +5332,98 @@ export interface operations {
         };
         responses: {
             /** @description Created; `key` holds the secret */
+            201: {
+                headers: {
+                    /** @description URL of the new key */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyCreated"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Conflicts with stored data, or a request with the same `Idempotency-Key` is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    expire_current_key: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique per logical request (e.g. a UUID): a retry with the same key and body within 24 h gets the first response again, byte for byte */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExpiryInput"];
+            };
+        };
+        responses: {
+            /** @description The key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Conflicts with stored data, or a request with the same `Idempotency-Key` is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    create_successor: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique per logical request (e.g. a UUID): a retry with the same key and body within 24 h gets the first response again, byte for byte */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SuccessorInput"];
+            };
+        };
+        responses: {
+            /** @description Created; `key` holds the new secret */
             201: {
                 headers: {
                     /** @description URL of the new key */
@@ -4904,6 +5898,11 @@ export interface operations {
                 period_to?: string;
                 /** @description Only values changed at or after this instant. */
                 updated_since?: string;
+                /**
+                 * @description `true`: only values the programme's administrator verified; `false`: only values
+                 *     not (yet) verified (reported or queried).
+                 */
+                verified?: boolean;
             };
             header?: {
                 /** @description ETag(s) the client holds; a match gives 304 Not Modified */
@@ -5881,6 +6880,11 @@ export interface operations {
                  * @example 2013-12-31
                  */
                 period_to?: string;
+                /**
+                 * @description `true`: count only values the programme's administrator verified (read from the values
+                 *     themselves; each group still says how many it left out, as `unverified`).
+                 */
+                verified?: boolean;
                 /** @description Language of group labels. */
                 lang?: components["schemas"]["Lang"];
                 /**
@@ -6289,6 +7293,59 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    indicator_history: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: number;
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path: {
+                /** @description Indicator code */
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of changes */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0; `<url>; rel="next"` when there is a next page */
+                    Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_HistoryEntry"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     list_metrics: {
         parameters: {
             query?: {
@@ -6365,6 +7422,11 @@ export interface operations {
                 period_to?: string;
                 /** @description Only values changed at or after this instant. */
                 updated_since?: string;
+                /**
+                 * @description `true`: only values the programme's administrator verified; `false`: only values
+                 *     not (yet) verified (reported or queried).
+                 */
+                verified?: boolean;
             };
             header?: {
                 /** @description ETag(s) the client holds; a match gives 304 Not Modified */
@@ -6422,6 +7484,12 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["BatchRequest"];
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": number[];
+                /**
+                 * @example project;rādītājs;perioda sākums;perioda beigas;vērtība
+                 *     2012.EEZ/PP/2/MAC/016/037;people_trained;01.01.2013;30.04.2014;130,5
+                 */
+                "text/csv": string;
             };
         };
         responses: {
@@ -6437,7 +7505,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            /** @description Conflicts with stored data, or a request with the same `Idempotency-Key` is still running */
+            /** @description An external id and the natural key name different values */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6602,6 +7670,110 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    metric_history: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: number;
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path: {
+                /** @description Metric value id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of changes */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0; `<url>; rel="next"` when there is a next page */
+                    Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_HistoryEntry"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    restore_metric: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique per logical request (e.g. a UUID): a retry with the same key and body within 24 h gets the first response again, byte for byte */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description Metric value id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RestoreInput"];
+            };
+        };
+        responses: {
+            /** @description The restored value */
+            200: {
+                headers: {
+                    /** @description New entity tag */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricValue"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Conflicts with stored data, or a request with the same `Idempotency-Key` is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     list_revisions: {
         parameters: {
             query?: {
@@ -6649,6 +7821,57 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    verify_metric: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique per logical request (e.g. a UUID): a retry with the same key and body within 24 h gets the first response again, byte for byte */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description Metric value id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VerificationInput"];
+            };
+        };
+        responses: {
+            /** @description The value with its verification */
+            200: {
+                headers: {
+                    /** @description New entity tag */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricValue"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Conflicts with stored data, or a request with the same `Idempotency-Key` is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
@@ -6945,6 +8168,59 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    organisation_history: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: number;
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path: {
+                /** @description Organisation id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of changes */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0; `<url>; rel="next"` when there is a next page */
+                    Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_HistoryEntry"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
@@ -7263,6 +8539,59 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    programme_history: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: number;
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path: {
+                /** @description Programme id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of changes */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0; `<url>; rel="next"` when there is a next page */
+                    Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_HistoryEntry"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
@@ -7769,6 +9098,87 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    erase_contact: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Erased (also when there was no contact) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    project_history: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: number;
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path: {
+                /** @description Project id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of changes */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0; `<url>; rel="next"` when there is a next page */
+                    Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_HistoryEntry"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     list_project_metrics: {
         parameters: {
             query?: {
@@ -7883,6 +9293,59 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    metric_template: {
+        parameters: {
+            query?: {
+                /** @description `xlsx` (the default) or `csv`. */
+                format?: "csv" | "xlsx";
+                /** @description `lv` for Latvian column headers (the batch takes both). */
+                lang?: components["schemas"]["Lang"];
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path: {
+                /** @description Project id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The sheet */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": number[];
+                    "text/csv": string;
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
@@ -8156,6 +9619,61 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    partner_history: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: number;
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path: {
+                /** @description Project id */
+                id: string;
+                /** @description Partner id */
+                partner_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of changes */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0; `<url>; rel="next"` when there is a next page */
+                    Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_HistoryEntry"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     list_sources: {
         parameters: {
             query?: {
@@ -8423,6 +9941,59 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    source_history: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: number;
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path: {
+                /** @description Source id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of changes */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0; `<url>; rel="next"` when there is a next page */
+                    Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_HistoryEntry"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
@@ -8738,6 +10309,11 @@ export interface operations {
                  * @example 2013-12-31
                  */
                 period_to?: string;
+                /**
+                 * @description `true`: count only values the programme's administrator verified (read from the values
+                 *     themselves; each group still says how many it left out, as `unverified`).
+                 */
+                verified?: boolean;
                 /** @description Language of group labels. */
                 lang?: components["schemas"]["Lang"];
                 /**
@@ -9077,6 +10653,367 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    list_webhooks: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: number;
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of subscriptions */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0; `<url>; rel="next"` when there is a next page */
+                    Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Webhook"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    create_webhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique per logical request (e.g. a UUID): a retry with the same key and body within 24 h gets the first response again, byte for byte */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookInput"];
+            };
+        };
+        responses: {
+            /** @description Subscribed */
+            201: {
+                headers: {
+                    /** @description URL of the subscription */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookWithSecret"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Conflicts with stored data, or a request with the same `Idempotency-Key` is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    find_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Subscription id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The subscription */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag */
+                    ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0 */
+                    Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    delete_webhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag the deletion is based on; a stale one gives 412 */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description Subscription id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted, with its deliveries */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description If-Match is stale */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    update_webhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag the change is based on; a stale one gives 412 */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description Subscription id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description Any subset of the writable fields */
+        requestBody: {
+            content: {
+                "application/merge-patch+json": components["schemas"]["WebhookPatch"];
+            };
+        };
+        responses: {
+            /** @description Changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description If-Match is stale */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    list_deliveries: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: number;
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: string;
+            };
+            header?: {
+                /** @description ETag(s) the client holds; a match gives 304 Not Modified */
+                "If-None-Match"?: string;
+            };
+            path: {
+                /** @description Subscription id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of attempts */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` without a key; `private, no-cache` with one */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of this page; send it as If-None-Match */
+                    ETag?: string;
+                    /** @description `<https://creativecommons.org/licenses/by/4.0/>; rel="license"`: the data is CC BY 4.0; `<url>; rel="next"` when there is a next page */
+                    Link?: string;
+                    /** @description `Authorization, Accept, Accept-Encoding, Accept-Language` */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_DeliveryAttempt"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    ping_webhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique per logical request (e.g. a UUID): a retry with the same key and body within 24 h gets the first response again, byte for byte */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description Subscription id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The receiver's answer */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PingResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Conflicts with stored data, or a request with the same `Idempotency-Key` is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    rotate_secret: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique per logical request (e.g. a UUID): a retry with the same key and body within 24 h gets the first response again, byte for byte */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description Subscription id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The subscription with its new secret */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookWithSecret"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Conflicts with stored data, or a request with the same `Idempotency-Key` is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];

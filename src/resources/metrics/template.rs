@@ -40,6 +40,7 @@ crate::text_enum! {
 #[into_params(parameter_in = Query)]
 pub struct TemplateParams {
     /// `xlsx` (the default) or `csv`.
+    #[param(inline)]
     pub format: Option<TemplateFormat>,
     /// `lv` for Latvian column headers (the batch takes both).
     pub lang: Option<Lang>,
