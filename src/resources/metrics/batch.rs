@@ -248,11 +248,11 @@ pub async fn import(
     let (raw, sheet) = match format {
         Format::Json => (items_of(http::parse_json(body)?)?, None),
         Format::Csv => {
-            let sheet = sheet::read_csv(body)?;
+            let sheet = sheet::read_csv(body, MAX_ITEMS)?;
             (sheet.items.clone(), Some(sheet))
         }
         Format::Xlsx => {
-            let sheet = sheet::read_xlsx(body)?;
+            let sheet = sheet::read_xlsx(body, MAX_ITEMS)?;
             (sheet.items.clone(), Some(sheet))
         }
     };
@@ -584,7 +584,6 @@ async fn resolve(
             errors,
         });
     }
-    let mut resolved = resolved;
     match_external_ids(conn, &mut resolved).await?;
     Ok(resolved)
 }

@@ -13,7 +13,6 @@ use std::io::Cursor;
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
-use super::batch::MAX_ITEMS;
 use crate::web::error::{ApiError, ApiResult, FieldError};
 
 /// The media type of an XLSX workbook.
@@ -241,7 +240,7 @@ impl Raw {
 }
 
 /// Reads a CSV body (comma or semicolon separated, as Excel writes it in Latvian locales).
-pub fn read_csv(body: &[u8]) -> ApiResult<Sheet> {
+pub fn read_csv(body: &[u8], max_rows: usize) -> ApiResult<Sheet> {
     let text = std::str::from_utf8(body)
         .map_err(|_| ApiError::invalid("body", "invalid_encoding", "a CSV batch is UTF-8"))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -271,11 +270,11 @@ pub fn read_csv(body: &[u8]) -> ApiResult<Sheet> {
             .unwrap_or(n + 1);
         rows.push((line, record.iter().map(Raw::text).collect()));
     }
-    build(rows)
+    build(rows, max_rows)
 }
 
 /// Reads the first worksheet of an XLSX workbook.
-pub fn read_xlsx(body: &[u8]) -> ApiResult<Sheet> {
+pub fn read_xlsx(body: &[u8], max_rows: usize) -> ApiResult<Sheet> {
     use calamine::{Data, Reader};
     let unreadable = |e: &dyn std::fmt::Display| {
         ApiError::invalid(
@@ -315,11 +314,11 @@ pub fn read_xlsx(body: &[u8]) -> ApiResult<Sheet> {
             (first_row + n + 1, raw)
         })
         .collect();
-    build(rows)
+    build(rows, max_rows)
 }
 
 /// The header row, then one item per non-empty row.
-fn build(rows: Vec<(usize, Vec<Raw>)>) -> ApiResult<Sheet> {
+fn build(rows: Vec<(usize, Vec<Raw>)>, max_rows: usize) -> ApiResult<Sheet> {
     let mut rows = rows
         .into_iter()
         .filter(|(_, cells)| cells.iter().any(|c| !matches!(c, Raw::Empty)));
@@ -369,11 +368,11 @@ fn build(rows: Vec<(usize, Vec<Raw>)>) -> ApiResult<Sheet> {
     let mut items = Vec::new();
     let mut item_rows = Vec::new();
     for (row, cells) in rows {
-        if items.len() == MAX_ITEMS {
+        if items.len() == max_rows {
             return Err(ApiError::invalid(
                 "body",
                 "length",
-                format!("a batch holds 1 to {MAX_ITEMS} rows"),
+                format!("a batch holds 1 to {max_rows} rows"),
             ));
         }
         let mut item = Map::new();
@@ -399,7 +398,7 @@ fn build(rows: Vec<(usize, Vec<Raw>)>) -> ApiResult<Sheet> {
         return Err(ApiError::invalid(
             "body",
             "length",
-            format!("a batch holds 1 to {MAX_ITEMS} rows; this sheet has only its header"),
+            format!("a batch holds 1 to {max_rows} rows; this sheet has only its header"),
         ));
     }
     Ok(Sheet {
