@@ -94,6 +94,17 @@ pub struct ApiKeyCreated {
     pub key: String,
 }
 
+/// 201 with the new key `id`, its `Location` and its secret.
+async fn created(conn: &mut AsyncPgConnection, id: Uuid, token: String) -> ApiResult<HttpResponse> {
+    let record = find(conn, id).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/v1/api-keys/{id}"),
+        ))
+        .json(ApiKeyCreated { record, key: token }))
+}
+
 async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> ApiResult<ApiKey> {
     api_keys::table
         .find(id)
@@ -176,13 +187,7 @@ async fn create_api_key(
         },
     )
     .await?;
-    let record = find(&mut conn, id).await?;
-    Ok(HttpResponse::Created()
-        .insert_header((
-            actix_web::http::header::LOCATION,
-            format!("/v1/api-keys/{id}"),
-        ))
-        .json(ApiKeyCreated { record, key: token }))
+    created(&mut conn, id, token).await
 }
 
 /// What a key asks of its successor.
@@ -302,13 +307,7 @@ async fn create_successor(
             Ok((id, token))
         })
         .await?;
-    let record = find(&mut conn, id).await?;
-    Ok(HttpResponse::Created()
-        .insert_header((
-            actix_web::http::header::LOCATION,
-            format!("/v1/api-keys/{id}"),
-        ))
-        .json(ApiKeyCreated { record, key: token }))
+    created(&mut conn, id, token).await
 }
 
 /// Set the calling key's expiry

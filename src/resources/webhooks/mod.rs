@@ -20,7 +20,7 @@ use crate::auth::{Access, Caller};
 use crate::domain::OrganisationId;
 use crate::resources::changes::{self, Resource};
 use crate::resources::record::Ctx;
-use crate::schema::{organisations, projects, webhook_attempts, webhook_deliveries, webhooks};
+use crate::schema::{webhook_attempts, webhook_deliveries, webhooks};
 use crate::validation;
 use crate::web::error::{ApiError, ApiResult};
 use crate::web::http::{self, IfMatch, Json, MergePatch, Query};
@@ -202,31 +202,34 @@ async fn check(
     if let Err(why) = delivery::check_target(&input.url, allow_private).await {
         errors.push(crate::web::error::FieldError::new("url", "invalid", why));
     }
-    if let Some(project) = input.project_id {
-        let found: i64 = projects::table
-            .find(project)
-            .count()
-            .get_result(conn)
-            .await?;
-        if found == 0 {
-            errors.push(crate::web::error::FieldError::new(
-                "project_id",
-                "unknown_reference",
-                "no such project",
-            ));
-        }
+    #[derive(diesel::QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        project: bool,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        organisation: bool,
     }
-    if let Some(org) = input.organisation_id {
-        let found: i64 = organisations::table
-            .find(org)
-            .count()
-            .get_result(conn)
-            .await?;
-        if found == 0 {
+    let found: Found = diesel::sql_query(
+        "SELECT ($1::uuid IS NULL OR EXISTS (SELECT 1 FROM projects WHERE id = $1)) AS project, \
+         ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM organisations WHERE id = $2)) AS organisation",
+    )
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(input.project_id)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(input.organisation_id)
+    .get_result(conn)
+    .await?;
+    for (ok, field, what) in [
+        (found.project, "project_id", "no such project"),
+        (
+            found.organisation,
+            "organisation_id",
+            "no such organisation",
+        ),
+    ] {
+        if !ok {
             errors.push(crate::web::error::FieldError::new(
-                "organisation_id",
+                field,
                 "unknown_reference",
-                "no such organisation",
+                what,
             ));
         }
     }
