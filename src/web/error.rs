@@ -314,6 +314,12 @@ impl ResponseError for ApiError {
 
 impl From<DieselError> for ApiError {
     fn from(error: DieselError) -> Self {
+        // A commit that failed and whose rollback failed too: what the commit met decides (a
+        // lost connection is a 503, like anywhere).
+        let error = match error {
+            DieselError::RollbackErrorOnCommit { commit_error, .. } => *commit_error,
+            other => other,
+        };
         match &error {
             DieselError::NotFound => {
                 ApiError::NotFound("the requested record does not exist".into())
@@ -386,7 +392,7 @@ impl From<DieselError> for ApiError {
                     // 57): the same as a lost connection for the client.
                     _ if UNAVAILABLE_MESSAGES
                         .iter()
-                        .any(|m| info.message().contains(m)) =>
+                        .any(|m| info.message().to_lowercase().contains(m)) =>
                     {
                         crate::telemetry::METRICS.database_error();
                         ApiError::Unavailable(
@@ -428,6 +434,14 @@ const UNAVAILABLE_MESSAGES: &[&str] = &[
     "the database system is starting up",
     "the database system is in recovery mode",
     "terminating connection because of crash of another server process",
+    // The connection itself went away under a query (the client library's words).
+    "connection closed",
+    "closed the connection",
+    "connection reset",
+    "broken pipe",
+    "unexpected eof",
+    "could not receive data from server",
+    "error communicating with the server",
 ];
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
