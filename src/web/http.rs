@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::domain::Id;
 use crate::web::error::{ApiError, ApiResult, FieldError};
+use crate::web::params;
 
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -208,7 +209,7 @@ impl FromRequest for MergePatch {
     }
 }
 
-impl<T: DeserializeOwned> FromRequest for Query<T> {
+impl<T: DeserializeOwned + utoipa::IntoParams + 'static> FromRequest for Query<T> {
     type Error = ApiError;
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
@@ -217,7 +218,28 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
     }
 }
 
-pub fn parse_query<T: DeserializeOwned>(query: &str) -> ApiResult<T> {
+/// Parses a query string into `T`, first refusing (400, every offender named) the values that
+/// break a rule `T` declares in the spec.
+pub fn parse_query<T: DeserializeOwned + utoipa::IntoParams + 'static>(
+    query: &str,
+) -> ApiResult<T> {
+    broken_rules(params::violations::<T>(query))?;
+    deserialize_query(query)
+}
+
+fn broken_rules(errors: Vec<FieldError>) -> ApiResult<()> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let detail = errors
+        .iter()
+        .map(|e| format!("query parameter `{}`: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(ApiError::BadRequest { detail, errors })
+}
+
+fn deserialize_query<T: DeserializeOwned>(query: &str) -> ApiResult<T> {
     let pairs = form_urlencoded::parse(query.as_bytes());
     if let Some((name, _)) = pairs
         .clone()
@@ -355,8 +377,8 @@ pub struct Query2<A, B>(pub A, pub B);
 
 impl<A, B> FromRequest for Query2<A, B>
 where
-    A: DeserializeOwned + utoipa::IntoParams,
-    B: DeserializeOwned + utoipa::IntoParams,
+    A: DeserializeOwned + utoipa::IntoParams + 'static,
+    B: DeserializeOwned + utoipa::IntoParams + 'static,
 {
     type Error = ApiError;
     type Future = std::future::Ready<Result<Self, ApiError>>;
@@ -375,8 +397,8 @@ fn param_names<P: utoipa::IntoParams>() -> Vec<String> {
 
 fn split_query<A, B>(query: &str) -> ApiResult<Query2<A, B>>
 where
-    A: DeserializeOwned + utoipa::IntoParams,
-    B: DeserializeOwned + utoipa::IntoParams,
+    A: DeserializeOwned + utoipa::IntoParams + 'static,
+    B: DeserializeOwned + utoipa::IntoParams + 'static,
 {
     // The shared group's names decide (it declares every parameter it takes); the rest,
     // unknown names included, go to the operation's own group, which refuses what it does not
@@ -391,9 +413,13 @@ where
             first.append_pair(&name, &value);
         }
     }
+    let (first, second) = (first.finish(), second.finish());
+    let mut errors = params::violations::<A>(&first);
+    errors.extend(params::violations::<B>(&second));
+    broken_rules(errors)?;
     Ok(Query2(
-        parse_query(&first.finish())?,
-        parse_query(&second.finish())?,
+        deserialize_query(&first)?,
+        deserialize_query(&second)?,
     ))
 }
 

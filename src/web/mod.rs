@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod listing;
 pub mod openapi;
 pub mod pagination;
+pub mod params;
 pub mod request_context;
 pub mod response_store;
 pub mod security;

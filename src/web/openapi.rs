@@ -228,6 +228,11 @@ fn polish(spec: OpenApi) -> OpenApi {
                     "description": "Conflicts with stored data, or a request with the same `Idempotency-Key` is still running",
                     "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
                 }));
+                // A key reused with another request is refused, bodyless operations included.
+                responses.entry("422").or_insert_with(|| json!({
+                    "description": "The `Idempotency-Key` was used before with a different request; `errors` names it",
+                    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+                }));
             }
             if method == "get" && operation["tags"] != json!(["operations"]) {
                 document_caching(operation);

@@ -101,3 +101,35 @@ async fn structural_and_rule_errors_come_together() {
     assert!(fields.contains(&"places[0]".to_owned()), "{fields:?}");
     assert!(fields.contains(&"title".to_owned()), "{fields:?}");
 }
+
+/// A query value that breaks a rule the spec declares for it (`minLength`, `maxLength`,
+/// `pattern`) is refused, never read as "no filter"; every offender is named at once, on plain
+/// lists and on lists with shared project filters alike.
+#[actix_web::test]
+async fn query_values_that_break_the_declared_rules_are_refused_all_at_once() {
+    let app = TestApp::new().await;
+    let response = app.get("/v1/organisations?org_id=&q=").await;
+    response.assert_problem(400);
+    let mut fields = response.error_fields();
+    fields.sort();
+    assert_eq!(fields, ["org_id", "q"], "{}", response.text);
+
+    let response = app.get("/v1/sources?language=").await;
+    response.assert_problem(400);
+    assert_eq!(response.error_fields(), ["language"], "{}", response.text);
+    assert_eq!(response.body["errors"][0]["code"], "invalid");
+    app.get("/v1/sources?language=LV").await.assert_problem(400);
+    assert_eq!(app.get("/v1/sources?language=lv").await.status, 200);
+
+    let response = app.get("/v1/exports/organisations.csv?org_id=").await;
+    response.assert_problem(400);
+
+    let long = "a".repeat(201);
+    let response = app
+        .get(&format!("/v1/projects?q={long}&sort=sideways"))
+        .await;
+    response.assert_problem(400);
+    let mut fields = response.error_fields();
+    fields.sort();
+    assert_eq!(fields, ["q", "sort"], "{}", response.text);
+}

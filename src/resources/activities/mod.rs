@@ -66,6 +66,8 @@ async fn find_activity(ctx: Ctx, Key(id): Key<ActivityId>) -> ApiResult<HttpResp
         description = "Any subset of the writable fields; `null` clears an optional field"),
     responses(
         (status = 200, description = "Updated", body = Activity, headers(("ETag" = String, description = "New entity tag"))),
+        (status = 409, description = "Another activity of the project has this `external_id`", body = crate::web::error::Problem,
+            content_type = "application/problem+json"),
     )
 )]
 #[patch("/activities/{id}")]
