@@ -97,6 +97,9 @@ diesel::table! {
         latest_updated_at -> Timestamptz,
         latest_id -> Uuid,
         values -> Int4,
+        unverified -> Int4,
+        inexact -> Int4,
+        qualifiers -> Array<Text>,
     }
 }
 

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use actix_web::{get, web, HttpResponse};
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Double, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Double, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -275,11 +275,27 @@ async fn all_indicator_stats(
         .await?,
         kind,
     );
-    let counts = unverified(&mut conn, &f, &members, Grouping::Indicator, kind).await?;
+    let counts = unverified(
+        &mut conn,
+        &f,
+        &members,
+        Grouping::Indicator,
+        kind,
+        Source::Rollups,
+    )
+    .await?;
     count_unverified(&mut groups, &counts);
     let by_code: HashMap<&str, &Indicator> =
         catalogue.iter().map(|i| (i.code.as_str(), i)).collect();
-    let qualifiers = inexact(&mut conn, &f, &members.ids, Grouping::Indicator, kind).await?;
+    let qualifiers = inexact(
+        &mut conn,
+        &f,
+        &members.ids,
+        Grouping::Indicator,
+        kind,
+        Source::Rollups,
+    )
+    .await?;
     let indicators = groups
         .into_iter()
         .filter_map(|mut figures| {
@@ -442,29 +458,44 @@ struct UnverifiedRow {
     unverified: i64,
 }
 
-/// How many values of `kind` per group are not verified (read from the values: rollups do not
-/// keep verification).
+/// How many values of `kind` per group are not verified: kept in the rollups, or counted from
+/// the values when the answer reads them (period bounds).
 async fn unverified(
     conn: &mut AsyncPgConnection,
     filters: &Filters,
     members: &Members,
     grouping: Grouping,
     kind: MetricKind,
+    source: Source,
 ) -> ApiResult<HashMap<Option<String>, i64>> {
-    let (key, join) = group_key(
-        grouping,
-        "m",
-        "extract(year FROM coalesce(m.period_end, m.period_start, p.end_date))::int::text",
-    );
+    let (alias, table, count, year) = match source {
+        Source::Rollups => (
+            "r",
+            "metric_rollups r",
+            "sum(r.unverified)::bigint",
+            "coalesce(r.year, extract(year FROM p.end_date)::int)::text",
+        ),
+        Source::Values => (
+            "m",
+            "metric_values m",
+            "count(*)",
+            "extract(year FROM coalesce(m.period_end, m.period_start, p.end_date))::int::text",
+        ),
+    };
+    let (key, join) = group_key(grouping, alias, year);
     let mut filters = filters.clone();
     let ids = filters.bind(Value::Uuids(members.ids.clone()));
     let kind = filters.bind(Value::Text(kind.as_str().to_owned()));
     filters.and(format!(
-        "m.indicator_id = ANY({ids}) AND m.kind = {kind} AND m.verification <> 'verified'"
+        "{alias}.indicator_id = ANY({ids}) AND {alias}.kind = {kind}"
     ));
+    filters.and(match source {
+        Source::Rollups => "r.unverified > 0".to_owned(),
+        Source::Values => "m.verification <> 'verified'".to_owned(),
+    });
     let mut sql = filters.statement(&format!(
-        "SELECT {key} AS key, count(*) AS unverified FROM metric_values m \
-         JOIN projects p ON p.id = m.project_id JOIN indicators i ON i.id = m.indicator_id{join}"
+        "SELECT {key} AS key, {count} AS unverified FROM {table} \
+         JOIN projects p ON p.id = {alias}.project_id JOIN indicators i ON i.id = {alias}.indicator_id{join}"
     ));
     sql.push(" GROUP BY 1");
     let rows: Vec<UnverifiedRow> = sql.into_query().load(conn).await?;
@@ -567,8 +598,8 @@ fn group_key(grouping: Grouping, alias: &str, year: &str) -> (String, &'static s
 struct InexactRow {
     #[diesel(sql_type = Nullable<Text>)]
     key: Option<String>,
-    #[diesel(sql_type = Text)]
-    qualifier: String,
+    #[diesel(sql_type = Array<Text>)]
+    qualifiers: Vec<String>,
     #[diesel(sql_type = BigInt)]
     n: i64,
 }
@@ -601,41 +632,60 @@ impl Inexact {
     }
 }
 
-/// The values of `kind` that are not exact, per group, read from the values themselves (they
-/// are few; the stats index on indicator and kind finds them).
+/// The values of `kind` that are not exact, per group: their count and qualifiers are kept in
+/// the rollups (a partial index finds the few rollups that have any), or read from the values
+/// when the answer reads them.
 async fn inexact(
     conn: &mut AsyncPgConnection,
     filters: &Filters,
     indicators: &[Uuid],
     grouping: Grouping,
     kind: MetricKind,
+    source: Source,
 ) -> ApiResult<HashMap<Option<String>, Inexact>> {
-    let (key, join) = group_key(
-        grouping,
-        "m",
-        "extract(year FROM coalesce(m.period_end, m.period_start, p.end_date))::int::text",
-    );
+    let (alias, year) = match source {
+        Source::Rollups => (
+            "r",
+            "coalesce(r.year, extract(year FROM p.end_date)::int)::text",
+        ),
+        Source::Values => (
+            "m",
+            "extract(year FROM coalesce(m.period_end, m.period_start, p.end_date))::int::text",
+        ),
+    };
+    let (key, join) = group_key(grouping, alias, year);
     let mut filters = filters.clone();
     let ids = filters.bind(Value::Uuids(indicators.to_vec()));
     let kind = filters.bind(Value::Text(kind.as_str().to_owned()));
     filters.and(format!(
-        "m.indicator_id = ANY({ids}) AND m.kind = {kind} AND m.qualifier <> 'exact'"
+        "{alias}.indicator_id = ANY({ids}) AND {alias}.kind = {kind}"
     ));
-    let rows: Vec<InexactRow> = filters
-        .statement(&format!(
-            "SELECT {key} AS key, m.qualifier, count(*) AS n FROM metric_values m \
-             JOIN projects p ON p.id = m.project_id JOIN indicators i ON i.id = m.indicator_id{join}"
-        ))
-        .wrap("SELECT key, qualifier, sum(n)::bigint AS n FROM (", " GROUP BY 1, 2) q GROUP BY 1, 2")
-        .into_query()
-        .load(conn)
-        .await?;
+    let select = match source {
+        Source::Rollups => {
+            filters.and("r.inexact > 0".to_owned());
+            format!(
+                "SELECT {key} AS key, r.qualifiers, r.inexact::bigint AS n FROM metric_rollups r \
+                 JOIN projects p ON p.id = r.project_id JOIN indicators i ON i.id = r.indicator_id{join}"
+            )
+        }
+        Source::Values => {
+            filters.and("m.qualifier <> 'exact'".to_owned());
+            format!(
+                "SELECT {key} AS key, ARRAY[m.qualifier] AS qualifiers, 1::bigint AS n FROM metric_values m \
+                 JOIN projects p ON p.id = m.project_id JOIN indicators i ON i.id = m.indicator_id{join}"
+            )
+        }
+    };
+    // Few rows (inexact values are the exception): they are added up here.
+    let rows: Vec<InexactRow> = filters.statement(&select).into_query().load(conn).await?;
     let mut out: HashMap<Option<String>, Inexact> = HashMap::new();
     for row in rows {
         let entry = out.entry(row.key).or_default();
         entry.count += row.n;
-        if let Ok(q) = row.qualifier.parse() {
-            entry.qualifiers.push(q);
+        for qualifier in row.qualifiers.iter().filter_map(|q| q.parse().ok()) {
+            if !entry.qualifiers.contains(&qualifier) {
+                entry.qualifiers.push(qualifier);
+            }
         }
     }
     Ok(out)
@@ -716,8 +766,8 @@ async fn compute(
     }
     let members = members(&mut conn, &indicator).await?;
     let grouped = Grouping::By(params.group_by);
-    let unverified_groups = unverified(&mut conn, &f, &members, grouped, kind).await?;
-    let unverified_total = unverified(&mut conn, &f, &members, Grouping::All, kind).await?;
+    let unverified_groups = unverified(&mut conn, &f, &members, grouped, kind, source).await?;
+    let unverified_total = unverified(&mut conn, &f, &members, Grouping::All, kind, source).await?;
     if verified_only {
         f.and("m.verification = 'verified'".to_owned());
     }
@@ -760,9 +810,10 @@ async fn compute(
         &members.ids,
         Grouping::By(params.group_by),
         kind,
+        source,
     )
     .await?;
-    let overall = inexact(&mut conn, &f, &members.ids, Grouping::All, kind).await?;
+    let overall = inexact(&mut conn, &f, &members.ids, Grouping::All, kind, source).await?;
     for group in groups.iter_mut() {
         if let Some(found) = qualifiers.get(&group.key) {
             found.apply(group, indicator.aggregation);
