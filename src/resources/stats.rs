@@ -3,8 +3,9 @@
 //!
 //! Indicator figures come from per-project rollups the database keeps in the same transaction
 //! as every write of a value (`metric_rollups`), so a request costs what the number of selected
-//! projects costs, not the number of stored values. Only period bounds (`period_from`,
-//! `period_to`: day precision) read the values themselves; the answer says which it used.
+//! projects costs, not the number of stored values; they also keep how many values are
+//! unverified or inexact. Only period bounds (`period_from`, `period_to`: day precision) and
+//! `verified=true` read the values themselves; the answer says which it used.
 //!
 //! Within each group, each project's values combine by the indicator's rule (`sum`, `max`, or
 //! the `latest` period's); the groups then add the per-project figures. An indicator other
