@@ -1,6 +1,6 @@
 -- Kopa issue 14, case b: the statements Kopa sends for GET /v1/projects/{id}?include=partners
 -- (captured from PostgreSQL's log with log_min_duration_statement=0, see
--- bench/results/issue14/kopa-sql-captured.txt); parameters come from the side tables
+-- bench/results/issue14/kopa-sql-captured.md); parameters come from the side tables
 -- of bench/peer/pg/setup.sql through \gset, the random pick like the wrk run's.
 
 \set n random(1, :n_ids)

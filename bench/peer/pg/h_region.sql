@@ -1,6 +1,6 @@
 -- Kopa issue 14, case h: the statements Kopa sends for GET /v1/stats/indicators/ind_part?group_by=region
 -- (captured from PostgreSQL's log with log_min_duration_statement=0, see
--- bench/results/issue14/kopa-sql-captured.txt); parameters come from the side tables
+-- bench/results/issue14/kopa-sql-captured.md); parameters come from the side tables
 -- of bench/peer/pg/setup.sql through \gset, the random pick like the wrk run's.
 
 SELECT ('{' || id || '}') AS part FROM indicators WHERE code = 'ind_part' \gset
