@@ -412,6 +412,40 @@ pub enum Source {
     Values,
 }
 
+impl Source {
+    /// The alias its rows go by in a stats statement.
+    fn alias(self) -> &'static str {
+        match self {
+            Source::Rollups => "r",
+            Source::Values => "m",
+        }
+    }
+
+    /// Its rows joined to their projects (`p`) and indicators (`i`), plus a grouping's `join`.
+    fn from(self, join: &str) -> String {
+        let (table, a) = match self {
+            Source::Rollups => ("metric_rollups r", "r"),
+            Source::Values => ("metric_values m", "m"),
+        };
+        format!(
+            "FROM {table} JOIN projects p ON p.id = {a}.project_id \
+             JOIN indicators i ON i.id = {a}.indicator_id{join}"
+        )
+    }
+
+    /// The key expression and joins of `grouping` over its rows (a value's year is its
+    /// period's, else its project's end).
+    fn group_key(self, grouping: Grouping) -> (String, &'static str) {
+        let year = match self {
+            Source::Rollups => "coalesce(r.year, extract(year FROM p.end_date)::int)::text",
+            Source::Values => {
+                "extract(year FROM coalesce(m.period_end, m.period_start, p.end_date))::int::text"
+            }
+        };
+        group_key(grouping, self.alias(), year)
+    }
+}
+
 /// The indicator asked for and the members of its family, each with its relation (`own` for
 /// the indicator itself).
 struct Members {
@@ -469,21 +503,12 @@ async fn unverified(
     kind: MetricKind,
     source: Source,
 ) -> ApiResult<HashMap<Option<String>, i64>> {
-    let (alias, table, count, year) = match source {
-        Source::Rollups => (
-            "r",
-            "metric_rollups r",
-            "sum(r.unverified)::bigint",
-            "coalesce(r.year, extract(year FROM p.end_date)::int)::text",
-        ),
-        Source::Values => (
-            "m",
-            "metric_values m",
-            "count(*)",
-            "extract(year FROM coalesce(m.period_end, m.period_start, p.end_date))::int::text",
-        ),
+    let alias = source.alias();
+    let count = match source {
+        Source::Rollups => "sum(r.unverified)::bigint",
+        Source::Values => "count(*)",
     };
-    let (key, join) = group_key(grouping, alias, year);
+    let (key, join) = source.group_key(grouping);
     let mut filters = filters.clone();
     let ids = filters.bind(Value::Uuids(members.ids.clone()));
     let kind = filters.bind(Value::Text(kind.as_str().to_owned()));
@@ -495,8 +520,8 @@ async fn unverified(
         Source::Values => "m.verification <> 'verified'".to_owned(),
     });
     let mut sql = filters.statement(&format!(
-        "SELECT {key} AS key, {count} AS unverified FROM {table} \
-         JOIN projects p ON p.id = {alias}.project_id JOIN indicators i ON i.id = {alias}.indicator_id{join}"
+        "SELECT {key} AS key, {count} AS unverified {}",
+        source.from(join)
     ));
     sql.push(" GROUP BY 1");
     let rows: Vec<UnverifiedRow> = sql.into_query().load(conn).await?;
@@ -517,36 +542,29 @@ async fn figures(
     grouping: Grouping,
     source: Source,
 ) -> ApiResult<Vec<KindRow>> {
-    let (alias, value, n, year) = match source {
+    let alias = source.alias();
+    let (value, n) = match source {
         Source::Rollups => (
-            "r",
             "CASE i.aggregation WHEN 'sum' THEN sum(r.value_sum) WHEN 'max' THEN max(r.value_max) \
              ELSE (array_agg(r.latest_value ORDER BY r.latest_on DESC NULLS LAST, \
              r.latest_updated_at DESC, r.latest_id DESC))[1] END",
             "sum(r.\"values\")",
-            "coalesce(r.year, extract(year FROM p.end_date)::int)::text",
         ),
         Source::Values => (
-            "m",
             "CASE i.aggregation WHEN 'sum' THEN sum(m.value) WHEN 'max' THEN max(m.value) \
              ELSE (array_agg(m.value ORDER BY coalesce(m.period_end, m.period_start) DESC NULLS LAST, \
              m.updated_at DESC, m.id DESC))[1] END",
             "count(*)",
-            "extract(year FROM coalesce(m.period_end, m.period_start, p.end_date))::int::text",
         ),
     };
-    let table = match source {
-        Source::Rollups => "metric_rollups r",
-        Source::Values => "metric_values m",
-    };
-    let (key, join) = group_key(grouping, alias, year);
+    let (key, join) = source.group_key(grouping);
     let mut filters = filters.clone();
     let ids = filters.bind(Value::Uuids(members.ids.clone()));
     filters.and(format!("{alias}.indicator_id = ANY({ids})"));
     let per_indicator = filters.statement(&format!(
         "SELECT {key} AS key, {alias}.project_id, {alias}.indicator_id, {alias}.kind, \
-         {value} AS value, {n} AS n FROM {table} JOIN projects p ON p.id = {alias}.project_id \
-         JOIN indicators i ON i.id = {alias}.indicator_id{join}"
+         {value} AS value, {n} AS n {}",
+        source.from(join)
     ));
     let mut sql = per_indicator.wrap(
         "SELECT s.key, s.project_id, s.kind, GREATEST(max(s.value) FILTER (WHERE f.relation = 'own'), \
@@ -644,17 +662,8 @@ async fn inexact(
     kind: MetricKind,
     source: Source,
 ) -> ApiResult<HashMap<Option<String>, Inexact>> {
-    let (alias, year) = match source {
-        Source::Rollups => (
-            "r",
-            "coalesce(r.year, extract(year FROM p.end_date)::int)::text",
-        ),
-        Source::Values => (
-            "m",
-            "extract(year FROM coalesce(m.period_end, m.period_start, p.end_date))::int::text",
-        ),
-    };
-    let (key, join) = group_key(grouping, alias, year);
+    let alias = source.alias();
+    let (key, join) = source.group_key(grouping);
     let mut filters = filters.clone();
     let ids = filters.bind(Value::Uuids(indicators.to_vec()));
     let kind = filters.bind(Value::Text(kind.as_str().to_owned()));
@@ -665,15 +674,15 @@ async fn inexact(
         Source::Rollups => {
             filters.and("r.inexact > 0".to_owned());
             format!(
-                "SELECT {key} AS key, r.qualifiers, r.inexact::bigint AS n FROM metric_rollups r \
-                 JOIN projects p ON p.id = r.project_id JOIN indicators i ON i.id = r.indicator_id{join}"
+                "SELECT {key} AS key, r.qualifiers, r.inexact::bigint AS n {}",
+                source.from(join)
             )
         }
         Source::Values => {
             filters.and("m.qualifier <> 'exact'".to_owned());
             format!(
-                "SELECT {key} AS key, ARRAY[m.qualifier] AS qualifiers, 1::bigint AS n FROM metric_values m \
-                 JOIN projects p ON p.id = m.project_id JOIN indicators i ON i.id = m.indicator_id{join}"
+                "SELECT {key} AS key, ARRAY[m.qualifier] AS qualifiers, 1::bigint AS n {}",
+                source.from(join)
             )
         }
     };
